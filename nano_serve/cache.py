@@ -7,13 +7,13 @@ __all__ = ['kv_block_bytes', 'num_blocks_for_budget', 'choose_num_blocks', 'KVCa
            'AttentionMetadata', 'gather_kv', 'prefix_causal_mask', 'paged_attention_ref', 'PagedAttention', 'draw_pool',
            'scattered_block_tables', 'run_incremental']
 
-# %% ../nbs/01_cache.ipynb #06f665f1
+# %% ../nbs/01_cache.ipynb #f19b7b34
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/01_cache.ipynb #28c229b8
+# %% ../nbs/01_cache.ipynb #14eac474
 def kv_block_bytes(config, block_size: int, dtype: torch.dtype) -> int:
     "Bytes one KV block takes across all layers (K and V)."
     from nano_serve.model import head_dim
@@ -23,7 +23,7 @@ def num_blocks_for_budget(config, block_size: int, dtype: torch.dtype, budget_by
     "How many KV blocks fit in `budget_bytes`."
     return budget_bytes // kv_block_bytes(config, block_size, dtype)
 
-# %% ../nbs/01_cache.ipynb #5084f09a
+# %% ../nbs/01_cache.ipynb #62ea5d00
 def choose_num_blocks(config, block_size: int, dtype: torch.dtype, device: torch.device, num_kv_blocks: int | None = None,
                       gpu_memory_utilization: float = 0.9, cpu_kv_bytes: int = 2**30) -> int:
     "Number of KV blocks: explicit, else from free GPU memory or the CPU byte budget."
@@ -39,7 +39,7 @@ def choose_num_blocks(config, block_size: int, dtype: torch.dtype, device: torch
     if n < 1: raise ValueError(f"no room for a single KV block (budget {budget / 2**20:.0f} MiB)")
     return n
 
-# %% ../nbs/01_cache.ipynb #1bf9507f
+# %% ../nbs/01_cache.ipynb #93d649fd
 class KVCache:
     "The paged K/V pool: per layer, `[num_blocks, block_size, kv_heads, head_dim]` for keys and for values."
     def __init__(self, config, num_blocks: int, block_size: int, dtype: torch.dtype, device):
@@ -55,7 +55,7 @@ class KVCache:
     @property
     def nbytes(self) -> int: return self.data.numel() * self.data.element_size()
 
-# %% ../nbs/01_cache.ipynb #26393d4a
+# %% ../nbs/01_cache.ipynb #4bc7f081
 def slots_for_positions(block_table: list[int], start: int, end: int, block_size: int) -> list[int]:
     "Flat cache slots of positions `start..end-1` of a request with `block_table`."
     return [block_table[p // block_size] * block_size + p % block_size for p in range(start, end)]
@@ -65,7 +65,7 @@ def write_kv(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: t
     k_cache.view(-1, *k_cache.shape[2:]).index_copy_(0, slot_mapping, k)
     v_cache.view(-1, *v_cache.shape[2:]).index_copy_(0, slot_mapping, v)
 
-# %% ../nbs/01_cache.ipynb #165d9035
+# %% ../nbs/01_cache.ipynb #a9767b34
 @dataclass
 class AttentionMetadata:
     "Where a flat batch's tokens come from and go to in the paged cache."
@@ -81,14 +81,14 @@ class AttentionMetadata:
         "Metadata for requests that compute positions `starts[i]..ends[i]-1`, holding blocks `block_tables[i]`."
         slots = [s for bt, a, b in zip(block_tables, starts, ends) for s in slots_for_positions(bt, a, b, block_size)]
         width = max(len(bt) for bt in block_tables)
-        padded = [bt + [0] * (width - len(bt)) for bt in block_tables]
+        padded = [list(bt) + [0] * (width - len(bt)) for bt in block_tables]
         qlens = [b - a for a, b in zip(starts, ends)]
         loc = [0]
         for q in qlens: loc.append(loc[-1] + q)
         t = lambda x: torch.tensor(x, dtype=torch.int32, device=device)
         return cls(torch.tensor(slots, dtype=torch.long, device=device), t(padded), t(ends), t(loc), qlens, list(ends))
 
-# %% ../nbs/01_cache.ipynb #3f91f438
+# %% ../nbs/01_cache.ipynb #aadbe637
 def gather_kv(cache: torch.Tensor, block_table: torch.Tensor, n: int) -> torch.Tensor:
     "The first `n` tokens of a request's keys or values, `[n, kv_heads, d]`, read through its block table."
     bs = cache.shape[1]
@@ -102,19 +102,19 @@ def _sdpa(q, k, v, mask, scale):
     "Attention on `[heads, q, d]`-shaped tensors with grouped-query heads."
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=True)
 
-# %% ../nbs/01_cache.ipynb #cfa3010d
+# %% ../nbs/01_cache.ipynb #62259285
 def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
                         scale: float | None = None) -> torch.Tensor:
     "Reference attention of new tokens `q` `[T, heads, d]` over each request's paged K/V (written beforehand)."
     out = torch.empty_like(q)
     decode = [i for i, n in enumerate(meta.query_lens) if n == 1]
-    if decode:  # one padded batched call for all single-token rows
-        idx = meta.query_start_loc[decode].long()
-        width = max(meta.ctx_lens[i] for i in decode)
-        k = torch.stack([F.pad(gather_kv(k_cache, meta.block_tables[i], meta.ctx_lens[i]), (0, 0, 0, 0, 0, width - meta.ctx_lens[i])) for i in decode])
-        v = torch.stack([F.pad(gather_kv(v_cache, meta.block_tables[i], meta.ctx_lens[i]), (0, 0, 0, 0, 0, width - meta.ctx_lens[i])) for i in decode])
-        mask = (torch.arange(width, device=q.device)[None, :] < meta.context_lens[decode][:, None])[:, None, None, :]
-        out[idx] = _sdpa(q[idx, :, None].float(), k.transpose(1, 2).float(), v.transpose(1, 2).float(), mask, scale)[:, :, 0].to(q.dtype)
+    if decode:  # one batched call for all single-token rows: gather their blocks at once, mask past each length
+        idx, lens = meta.query_start_loc[decode].long(), meta.context_lens[decode]
+        nblk = -(-max(meta.ctx_lens[i] for i in decode) // k_cache.shape[1])
+        tables = meta.block_tables[decode, :nblk].long()
+        k, v = k_cache[tables].flatten(1, 2), v_cache[tables].flatten(1, 2)      # [D, nblk*bs, kv_heads, d]
+        mask = (torch.arange(k.shape[1], device=q.device)[None, :] < lens[:, None])[:, None, None, :]
+        out[idx] = _sdpa(q[idx, :, None], k.transpose(1, 2), v.transpose(1, 2), mask, scale)[:, :, 0]
     for i, n in enumerate(meta.query_lens):
         if n == 1: continue
         a, ctx = meta.query_start_loc[i].item(), meta.ctx_lens[i]
@@ -123,7 +123,7 @@ def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.T
         out[a:a + n] = _sdpa(q[a:a + n].transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), mask, scale).transpose(0, 1)
     return out
 
-# %% ../nbs/01_cache.ipynb #9386733f
+# %% ../nbs/01_cache.ipynb #feec607d
 class PagedAttention:
     "The model's attention callable for one step over a `KVCache`: write new K/V at their slots, then attend."
     def __init__(self, cache: KVCache, meta: AttentionMetadata, attend=paged_attention_ref):
@@ -134,7 +134,7 @@ class PagedAttention:
         write_kv(k_cache, v_cache, k, v, self.meta.slot_mapping)
         return self.attend(q, k_cache, v_cache, self.meta)
 
-# %% ../nbs/01_cache.ipynb #ca07b233
+# %% ../nbs/01_cache.ipynb #b91f24b6
 def draw_pool(block_tables: dict[str, list[int]], num_blocks: int, block_size: int, lens: dict[str, int]) -> str:
     "A text picture of which request's tokens fill each physical block."
     cells = ['.' * block_size] * num_blocks
@@ -144,7 +144,7 @@ def draw_pool(block_tables: dict[str, list[int]], num_blocks: int, block_size: i
             cells[b] = name[0] * n + '.' * (block_size - n)
     return '\n'.join([' '.join(f'{b:<{block_size}}' for b in range(num_blocks)), ' '.join(cells)])
 
-# %% ../nbs/01_cache.ipynb #8136191c
+# %% ../nbs/01_cache.ipynb #7412eb74
 def scattered_block_tables(lens: list[int], block_size: int, num_blocks: int, seed: int = 0) -> list[list[int]]:
     "Block tables that give each request distinct, randomly placed blocks (to test that nothing assumes contiguity)."
     need = [(n + block_size - 1) // block_size for n in lens]
@@ -154,7 +154,7 @@ def scattered_block_tables(lens: list[int], block_size: int, num_blocks: int, se
     for n in need: out.append(perm[i:i + n]); i += n
     return out
 
-# %% ../nbs/01_cache.ipynb #2475f828
+# %% ../nbs/01_cache.ipynb #f0fab88f
 def run_incremental(model, cache: KVCache, block_tables: list[list[int]], prompts: list[list[int]], prefill_lens: list[int]) -> list[torch.Tensor]:
     "Prefill `prefill_lens[i]` tokens of each prompt in one pass, then one token per step; return each prompt's logits."
     device = model.lm_head.weight.device

@@ -9,8 +9,8 @@ __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', '
            'read_safetensors_weights', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source',
            'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'generate_greedy']
 
-# %% ../nbs/00_model.ipynb #f5338a47
-import importlib.metadata, importlib.resources, json
+# %% ../nbs/00_model.ipynb #5e3ac27b
+import functools, importlib.metadata, importlib.resources, json
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-# %% ../nbs/00_model.ipynb #723b3b02
+# %% ../nbs/00_model.ipynb #19b98ad2
 SUPPORTED_MODEL_TYPES = ('llama', 'mistral', 'qwen2', 'qwen3')
 
 def rope_parameters(config) -> dict:
@@ -33,7 +33,7 @@ def head_dim(config) -> int:
     "Width of one attention head (Qwen3 sets it explicitly; older configs derive it)."
     return getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
 
-# %% ../nbs/00_model.ipynb #e10c5e43
+# %% ../nbs/00_model.ipynb #5a52637b
 class RotaryEmbedding:
     "Precomputed cos/sin tables for rotary position embeddings, indexed by position."
     def __init__(self, config, device=None):
@@ -52,7 +52,7 @@ class RotaryEmbedding:
         x1, x2 = x.float().chunk(2, dim=-1)
         return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1).to(x.dtype)
 
-# %% ../nbs/00_model.ipynb #57ee1812
+# %% ../nbs/00_model.ipynb #5a21b67b
 class RMSNorm(nn.Module):
     "Root-mean-square layer norm with a learned scale."
     def __init__(self, dim: int, eps: float):
@@ -72,7 +72,7 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
-# %% ../nbs/00_model.ipynb #4f6e8fec
+# %% ../nbs/00_model.ipynb #f13f4bc8
 AttentionFn = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 class Attention(nn.Module):
@@ -98,7 +98,7 @@ class Attention(nn.Module):
         out = attention(self.layer_idx, rope(q, positions), rope(k, positions), v)
         return self.o_proj(out.reshape(-1, self.n_heads * self.d))
 
-# %% ../nbs/00_model.ipynb #aa08d743
+# %% ../nbs/00_model.ipynb #d3aac049
 class DecoderLayer(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."
     def __init__(self, config, layer_idx: int):
@@ -120,7 +120,7 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-# %% ../nbs/00_model.ipynb #9a8a8654
+# %% ../nbs/00_model.ipynb #986669fe
 class CausalLM(nn.Module):
     "A Llama-family causal language model over flat token batches."
     def __init__(self, config):
@@ -154,13 +154,13 @@ class CausalLM(nn.Module):
         "Vocabulary logits (float32) for the given rows of hidden states."
         return self.lm_head(hidden).float()
 
-# %% ../nbs/00_model.ipynb #bd860901
+# %% ../nbs/00_model.ipynb #35d1a4cc
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     "Causal self-attention of one sequence, `[T, heads, d]` in and out, no cache."
     out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True, enable_gqa=True)
     return out.transpose(0, 1)
 
-# %% ../nbs/00_model.ipynb #3f1fce7f
+# %% ../nbs/00_model.ipynb #62982ffd
 CONFIG_DIR = Path(str(importlib.resources.files('nano_serve'))) / 'configs'
 
 def bundled_model_path() -> Path:
@@ -176,7 +176,7 @@ def shipped_configs() -> list[str]:
     "Names of the model shapes shipped with nano-serve (for `load_format='dummy'`)."
     return sorted(p.stem for p in CONFIG_DIR.glob('*.json'))
 
-# %% ../nbs/00_model.ipynb #a289e4c8
+# %% ../nbs/00_model.ipynb #4dfe50f4
 GGUF_NAMES = {'token_embd': 'model.embed_tokens', 'output_norm': 'model.norm', 'output': 'lm_head'}
 GGUF_LAYER_NAMES = {'attn_norm': 'input_layernorm', 'ffn_norm': 'post_attention_layernorm',
                     'attn_q': 'self_attn.q_proj', 'attn_k': 'self_attn.k_proj', 'attn_v': 'self_attn.v_proj',
@@ -193,7 +193,7 @@ def unpermute_rotary_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     "Undo llama.cpp's interleaving of q/k projection rows (pairs back to halves, per head)."
     return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
-# %% ../nbs/00_model.ipynb #ccbb4e58
+# %% ../nbs/00_model.ipynb #7f561c52
 def read_gguf_weights(path: Path, config) -> dict[str, torch.Tensor]:
     "Dequantize every tensor of a GGUF file into a float32 state dict with transformers' names."
     from gguf import GGUFReader
@@ -221,7 +221,7 @@ def read_safetensors_weights(folder: Path) -> dict[str, torch.Tensor]:
         except Exception as e: raise ValueError(f"could not read safetensors file {f}: {e}") from e
     return state
 
-# %% ../nbs/00_model.ipynb #e78bc3bd
+# %% ../nbs/00_model.ipynb #703ef42b
 def build_model(config, state: dict | None, device, dtype) -> CausalLM:
     "Instantiate `CausalLM` for `config` on `device` and fill it from `state` (random weights if `state` is None)."
     with torch.device('meta'): model = CausalLM(config).to(dtype)
@@ -239,7 +239,7 @@ def build_model(config, state: dict | None, device, dtype) -> CausalLM:
             raise ValueError(f"weights do not match the {config.model_type} architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.eval().init_rope()
 
-# %% ../nbs/00_model.ipynb #97f72ed3
+# %% ../nbs/00_model.ipynb #d6b2ac4a
 def default_device() -> torch.device:
     "CUDA when available, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -252,7 +252,7 @@ def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype not in names: raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(names)}")
     return names[dtype]
 
-# %% ../nbs/00_model.ipynb #604f2d34
+# %% ../nbs/00_model.ipynb #daeb10c9
 def resolve_model_source(model: str | Path | None, load_format: str) -> tuple[str, Path | None]:
     "Classify `model` as ('gguf', file), ('hf', folder) or ('config', shipped json)."
     if model is None: return 'gguf', bundled_model_path()
@@ -273,14 +273,15 @@ def load_config(kind: str, path: Path):
     except Exception as e:
         raise ValueError(f"could not read the model config from {path}: {e}") from e
 
+@functools.lru_cache(maxsize=8)
 def load_tokenizer(kind: str, path: Path):
-    "The tokenizer (with chat template) of a model source; dummy models and folders without tokenizer files have none."
+    "The tokenizer (with chat template) of a model source, cached (building one from GGUF takes seconds); None for dummy models and folders without tokenizer files."
     if kind == 'config': return None
     if kind == 'hf' and not any((path / f).exists() for f in ('tokenizer.json', 'tokenizer_config.json', 'tokenizer.model')): return None
     if kind == 'gguf': return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     return AutoTokenizer.from_pretrained(str(path))
 
-# %% ../nbs/00_model.ipynb #e6150543
+# %% ../nbs/00_model.ipynb #f3644961
 def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto'):
     "Load `(CausalLM, tokenizer)` from the bundled GGUF, a GGUF file, a Hugging Face folder, or a shipped config (dummy)."
     if load_format not in ('auto', 'dummy'): raise ValueError(f"load_format must be 'auto' or 'dummy', not {load_format!r}")
@@ -295,12 +296,12 @@ def load_model(model: str | Path | None = None, device=None, dtype=None, load_fo
     else: state = read_safetensors_weights(path)
     return build_model(config, state, device, dtype), load_tokenizer(kind, path)
 
-# %% ../nbs/00_model.ipynb #3ca9b3b9
+# %% ../nbs/00_model.ipynb #4807587c
 def max_rel_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
     "Largest absolute difference, relative to the largest magnitude in `ref`."
     return ((ours.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
 
-# %% ../nbs/00_model.ipynb #ff8d93ba
+# %% ../nbs/00_model.ipynb #02f6079d
 @torch.inference_mode()
 def generate_greedy(model: CausalLM, tokenizer, prompt: str, max_tokens: int = 32) -> str:
     "Greedy chat completion with no KV cache (quadratic work): the baseline every later layer improves on."

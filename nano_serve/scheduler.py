@@ -6,7 +6,7 @@
 __all__ = ['SamplingParams', 'RequestStatus', 'Request', 'FCFS', 'PriorityPolicy', 'Chunk', 'ScheduledBatch',
            'RecomputePreemption', 'Scheduler', 'simulate']
 
-# %% ../nbs/03_scheduler.ipynb #c9cbce1e
+# %% ../nbs/03_scheduler.ipynb #2b868a8c
 import itertools, time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -15,7 +15,7 @@ from fastcore.basics import patch
 
 from .allocator import BlockAllocator
 
-# %% ../nbs/03_scheduler.ipynb #8e1d681e
+# %% ../nbs/03_scheduler.ipynb #9c3ba167
 @dataclass
 class SamplingParams:
     "How to pick tokens and when to stop (vLLM's names and defaults)."
@@ -63,7 +63,7 @@ class SamplingParams:
         "Whether sampling needs the tokens seen so far (for penalties)."
         return self.repetition_penalty != 1 or self.presence_penalty != 0 or self.frequency_penalty != 0
 
-# %% ../nbs/03_scheduler.ipynb #9d9139f8
+# %% ../nbs/03_scheduler.ipynb #9305a283
 class RequestStatus(Enum):
     WAITING = 'waiting'
     RUNNING = 'running'
@@ -96,7 +96,7 @@ class Request:
     @property
     def finished(self) -> bool: return self.status == RequestStatus.FINISHED
 
-# %% ../nbs/03_scheduler.ipynb #62eca1a9
+# %% ../nbs/03_scheduler.ipynb #8926b80c
 class FCFS:
     "First come, first served."
     def key(self, r: Request): return (r.arrival_time, r.seq)
@@ -105,7 +105,7 @@ class PriorityPolicy:
     "Lower `priority` first, then first come, first served."
     def key(self, r: Request): return (r.priority, r.arrival_time, r.seq)
 
-# %% ../nbs/03_scheduler.ipynb #48b58662
+# %% ../nbs/03_scheduler.ipynb #a745375d
 @dataclass(frozen=True)
 class Chunk:
     "One request's share of a step: compute `token_ids` at positions `start..`, maybe sample after the last."
@@ -135,7 +135,7 @@ class ScheduledBatch:
     def num_prefill_tokens(self) -> int: return self.num_tokens - self.num_decode_tokens
     def __bool__(self): return bool(self.chunks or self.swap_out or self.swap_in)
 
-# %% ../nbs/03_scheduler.ipynb #115e0559
+# %% ../nbs/03_scheduler.ipynb #e0ce6b2e
 class RecomputePreemption:
     "Preempt by dropping the victim's KV blocks; it re-prefills prompt and output later."
     mode = 'recompute'
@@ -152,7 +152,7 @@ class RecomputePreemption:
     def release(self, req: Request):
         "Nothing is held outside the device pool in this mode."
 
-# %% ../nbs/03_scheduler.ipynb #16aadb60
+# %% ../nbs/03_scheduler.ipynb #197f7468
 class Scheduler:
     "Decides each step which requests advance by how many tokens, and applies the sampled results."
     def __init__(self, allocator: BlockAllocator, max_num_seqs: int = 64, max_num_batched_tokens: int = 2048,
@@ -170,10 +170,10 @@ class Scheduler:
     def has_unfinished(self) -> bool: return bool(self.waiting or self.running or self.swapped)
     def _sort(self, queue: list[Request]): queue.sort(key=self.policy.key)
 
-# %% ../nbs/03_scheduler.ipynb #1d059453
+# %% ../nbs/03_scheduler.ipynb #41705b3f
 @patch
-def add(self: Scheduler, req: Request):
-    "Queue a new request, refusing one that could never fit in the KV pool or the model's context."
+def check_fits(self: Scheduler, req: Request):
+    "Raise `ValueError` if `req` could never run: empty, beyond the model's context, or larger than the KV pool."
     total = len(req.prompt_token_ids) + req.params.max_tokens
     if not req.prompt_token_ids: raise ValueError("the prompt is empty")
     if self.max_model_len and total > self.max_model_len:
@@ -183,6 +183,11 @@ def add(self: Scheduler, req: Request):
         raise ValueError(f"prompt plus max_tokens ({total} tokens) needs {self.allocator.blocks_needed(total)} KV blocks; "
                          f"the pool has only {self.allocator.num_blocks}")
     if req.request_id in self.requests: raise ValueError(f"duplicate request id {req.request_id!r}")
+
+@patch
+def add(self: Scheduler, req: Request):
+    "Queue a new request (after `check_fits`)."
+    self.check_fits(req)
     self.requests[req.request_id] = req
     self.waiting.append(req); self._sort(self.waiting)
 
@@ -197,7 +202,7 @@ def finish(self: Scheduler, request_id: str, reason: str):
     self.preemption.release(req)
     req.status, req.finish_reason, req.finished_time = RequestStatus.FINISHED, reason, time.monotonic()
 
-# %% ../nbs/03_scheduler.ipynb #f53f8e6b
+# %% ../nbs/03_scheduler.ipynb #0a13c22d
 @patch
 def _preempt(self: Scheduler, victim: Request, batch: ScheduledBatch):
     "Take `victim` off the device through the preemption object."
@@ -218,7 +223,7 @@ def _fit(self: Scheduler, req: Request, num_tokens: int, batch: ScheduledBatch) 
         if victim is req: return False
     return True
 
-# %% ../nbs/03_scheduler.ipynb #debbc24c
+# %% ../nbs/03_scheduler.ipynb #81337c9b
 @patch
 def _admit(self: Scheduler, req: Request, budget: int) -> int:
     "Try to start `req` with up to `budget` tokens; the number of tokens scheduled (0 if it does not fit)."
@@ -242,7 +247,7 @@ def _chunk(self: Scheduler, req: Request, n: int) -> Chunk:
     return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]), start, tuple(self.allocator.tables[req.request_id]),
                  sample, req.params, is_decode=(n == 1 and start >= len(req.prompt_token_ids)), history=history)
 
-# %% ../nbs/03_scheduler.ipynb #d6c75079
+# %% ../nbs/03_scheduler.ipynb #225438db
 @patch
 def _make_room_for_waiting(self: Scheduler, batch: ScheduledBatch):
     "Preempt running requests ranked below the best waiting one while it cannot get its first block."
@@ -285,7 +290,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
     batch.schedule_seconds = time.monotonic() - t0
     return batch
 
-# %% ../nbs/03_scheduler.ipynb #4b8f6f86
+# %% ../nbs/03_scheduler.ipynb #dd57be6d
 @patch
 def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int]) -> list[Request]:
     "Apply one step's sampled tokens; returns the requests that got a new token."
@@ -313,7 +318,7 @@ def _stop_reason(self: Scheduler, req: Request, tok: int) -> str | None:
     if self.max_model_len and req.num_tokens >= self.max_model_len: return 'length'
     return None
 
-# %% ../nbs/03_scheduler.ipynb #139ec5aa
+# %% ../nbs/03_scheduler.ipynb #423e1903
 def simulate(scheduler: Scheduler, next_token=lambda req_id, step: 7, max_steps: int = 1000, check: bool = True) -> list[dict]:
     "Drive `scheduler` with a fake runner; one row per step (who ran how many tokens) for tables and plots."
     rows = []
