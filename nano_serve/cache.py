@@ -4,16 +4,16 @@
 
 # %% auto #0
 __all__ = ['kv_block_bytes', 'num_blocks_for_budget', 'choose_num_blocks', 'KVCache', 'slots_for_positions', 'write_kv',
-           'AttentionMetadata', 'gather_kv', 'prefix_causal_mask', 'paged_attention_ref', 'PagedAttention', 'draw_pool',
-           'scattered_block_tables', 'run_incremental']
+           'AttentionMetadata', 'gather_kv', 'prefix_causal_mask', 'decode_rows', 'paged_attention_ref',
+           'PagedAttention', 'draw_pool', 'scattered_block_tables', 'run_incremental']
 
-# %% ../nbs/01_cache.ipynb #f19b7b34
-from dataclasses import dataclass
+# %% ../nbs/01_cache.ipynb #f657c0ab
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/01_cache.ipynb #14eac474
+# %% ../nbs/01_cache.ipynb #d7aea43f
 def kv_block_bytes(config, block_size: int, dtype: torch.dtype) -> int:
     "Bytes one KV block takes across all layers (K and V)."
     from nano_serve.model import head_dim
@@ -23,7 +23,7 @@ def num_blocks_for_budget(config, block_size: int, dtype: torch.dtype, budget_by
     "How many KV blocks fit in `budget_bytes`."
     return budget_bytes // kv_block_bytes(config, block_size, dtype)
 
-# %% ../nbs/01_cache.ipynb #62ea5d00
+# %% ../nbs/01_cache.ipynb #5eba2fa1
 def choose_num_blocks(config, block_size: int, dtype: torch.dtype, device: torch.device, num_kv_blocks: int | None = None,
                       gpu_memory_utilization: float = 0.9, cpu_kv_bytes: int = 2**30) -> int:
     "Number of KV blocks: explicit, else from free GPU memory or the CPU byte budget."
@@ -39,14 +39,15 @@ def choose_num_blocks(config, block_size: int, dtype: torch.dtype, device: torch
     if n < 1: raise ValueError(f"no room for a single KV block (budget {budget / 2**20:.0f} MiB)")
     return n
 
-# %% ../nbs/01_cache.ipynb #93d649fd
+# %% ../nbs/01_cache.ipynb #882a8313
 class KVCache:
     "The paged K/V pool: per layer, `[num_blocks, block_size, kv_heads, head_dim]` for keys and for values."
-    def __init__(self, config, num_blocks: int, block_size: int, dtype: torch.dtype, device):
+    def __init__(self, config, num_blocks: int, block_size: int, dtype: torch.dtype, device, pin_memory: bool = False):
         from nano_serve.model import head_dim
         self.num_blocks, self.block_size = num_blocks, block_size
         shape = (config.num_hidden_layers, 2, num_blocks, block_size, config.num_key_value_heads, head_dim(config))
-        self.data = torch.zeros(shape, dtype=dtype, device=device)  # one allocation; layer views below
+        # zeros, not empty: padded attention reads unused slots, and 0 * NaN garbage would still be NaN
+        self.data = torch.zeros(shape, dtype=dtype, device=device, pin_memory=pin_memory)
 
     def layer(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         "The (keys, values) pool of layer `i`."
@@ -55,7 +56,7 @@ class KVCache:
     @property
     def nbytes(self) -> int: return self.data.numel() * self.data.element_size()
 
-# %% ../nbs/01_cache.ipynb #4bc7f081
+# %% ../nbs/01_cache.ipynb #594b72c7
 def slots_for_positions(block_table: list[int], start: int, end: int, block_size: int) -> list[int]:
     "Flat cache slots of positions `start..end-1` of a request with `block_table`."
     return [block_table[p // block_size] * block_size + p % block_size for p in range(start, end)]
@@ -65,7 +66,7 @@ def write_kv(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: t
     k_cache.view(-1, *k_cache.shape[2:]).index_copy_(0, slot_mapping, k)
     v_cache.view(-1, *v_cache.shape[2:]).index_copy_(0, slot_mapping, v)
 
-# %% ../nbs/01_cache.ipynb #a9767b34
+# %% ../nbs/01_cache.ipynb #e92b468d
 @dataclass
 class AttentionMetadata:
     "Where a flat batch's tokens come from and go to in the paged cache."
@@ -75,6 +76,7 @@ class AttentionMetadata:
     query_start_loc: torch.Tensor   # [B+1] offsets of each request's new tokens in the batch
     query_lens: list[int]           # the same on the host, for Python loops
     ctx_lens: list[int]             # context_lens on the host
+    memo: dict = field(default_factory=dict, repr=False)  # per-step values derived once, shared by all layers
 
     @classmethod
     def build(cls, block_tables: list[list[int]], starts: list[int], ends: list[int], block_size: int, device='cpu'):
@@ -88,7 +90,7 @@ class AttentionMetadata:
         t = lambda x: torch.tensor(x, dtype=torch.int32, device=device)
         return cls(torch.tensor(slots, dtype=torch.long, device=device), t(padded), t(ends), t(loc), qlens, list(ends))
 
-# %% ../nbs/01_cache.ipynb #aadbe637
+# %% ../nbs/01_cache.ipynb #cedb725f
 def gather_kv(cache: torch.Tensor, block_table: torch.Tensor, n: int) -> torch.Tensor:
     "The first `n` tokens of a request's keys or values, `[n, kv_heads, d]`, read through its block table."
     bs = cache.shape[1]
@@ -102,18 +104,26 @@ def _sdpa(q, k, v, mask, scale):
     "Attention on `[heads, q, d]`-shaped tensors with grouped-query heads."
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=True)
 
-# %% ../nbs/01_cache.ipynb #62259285
+# %% ../nbs/01_cache.ipynb #bde17c48
+def decode_rows(meta: AttentionMetadata, decode: list[int], block_size: int):
+    "Batch rows, block tables and padding mask of the single-token requests, computed once per step."
+    if 'decode' not in meta.memo:
+        dev = meta.block_tables.device
+        nblk = -(-max(meta.ctx_lens[i] for i in decode) // block_size)
+        rows = torch.tensor(decode, device=dev)
+        mask = torch.arange(nblk * block_size, device=dev)[None, :] < meta.context_lens[rows][:, None]
+        meta.memo['decode'] = (meta.query_start_loc[rows].long(), meta.block_tables[rows, :nblk].long(), mask[:, None, None, :])
+    return meta.memo['decode']
+
+# %% ../nbs/01_cache.ipynb #beb5e657
 def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
                         scale: float | None = None) -> torch.Tensor:
     "Reference attention of new tokens `q` `[T, heads, d]` over each request's paged K/V (written beforehand)."
     out = torch.empty_like(q)
     decode = [i for i, n in enumerate(meta.query_lens) if n == 1]
     if decode:  # one batched call for all single-token rows: gather their blocks at once, mask past each length
-        idx, lens = meta.query_start_loc[decode].long(), meta.context_lens[decode]
-        nblk = -(-max(meta.ctx_lens[i] for i in decode) // k_cache.shape[1])
-        tables = meta.block_tables[decode, :nblk].long()
-        k, v = k_cache[tables].flatten(1, 2), v_cache[tables].flatten(1, 2)      # [D, nblk*bs, kv_heads, d]
-        mask = (torch.arange(k.shape[1], device=q.device)[None, :] < lens[:, None])[:, None, None, :]
+        idx, tables, mask = decode_rows(meta, decode, k_cache.shape[1])
+        k, v = k_cache[tables].flatten(1, 2), v_cache[tables].flatten(1, 2)      # [D, blocks*bs, kv_heads, d]: the one copy
         out[idx] = _sdpa(q[idx, :, None], k.transpose(1, 2), v.transpose(1, 2), mask, scale)[:, :, 0]
     for i, n in enumerate(meta.query_lens):
         if n == 1: continue
@@ -123,7 +133,7 @@ def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.T
         out[a:a + n] = _sdpa(q[a:a + n].transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), mask, scale).transpose(0, 1)
     return out
 
-# %% ../nbs/01_cache.ipynb #feec607d
+# %% ../nbs/01_cache.ipynb #635970dc
 class PagedAttention:
     "The model's attention callable for one step over a `KVCache`: write new K/V at their slots, then attend."
     def __init__(self, cache: KVCache, meta: AttentionMetadata, attend=paged_attention_ref):
@@ -134,7 +144,7 @@ class PagedAttention:
         write_kv(k_cache, v_cache, k, v, self.meta.slot_mapping)
         return self.attend(q, k_cache, v_cache, self.meta)
 
-# %% ../nbs/01_cache.ipynb #b91f24b6
+# %% ../nbs/01_cache.ipynb #c6441308
 def draw_pool(block_tables: dict[str, list[int]], num_blocks: int, block_size: int, lens: dict[str, int]) -> str:
     "A text picture of which request's tokens fill each physical block."
     cells = ['.' * block_size] * num_blocks
@@ -144,7 +154,7 @@ def draw_pool(block_tables: dict[str, list[int]], num_blocks: int, block_size: i
             cells[b] = name[0] * n + '.' * (block_size - n)
     return '\n'.join([' '.join(f'{b:<{block_size}}' for b in range(num_blocks)), ' '.join(cells)])
 
-# %% ../nbs/01_cache.ipynb #7412eb74
+# %% ../nbs/01_cache.ipynb #da173ca8
 def scattered_block_tables(lens: list[int], block_size: int, num_blocks: int, seed: int = 0) -> list[list[int]]:
     "Block tables that give each request distinct, randomly placed blocks (to test that nothing assumes contiguity)."
     need = [(n + block_size - 1) // block_size for n in lens]
@@ -154,7 +164,7 @@ def scattered_block_tables(lens: list[int], block_size: int, num_blocks: int, se
     for n in need: out.append(perm[i:i + n]); i += n
     return out
 
-# %% ../nbs/01_cache.ipynb #f0fab88f
+# %% ../nbs/01_cache.ipynb #2c1c7be6
 def run_incremental(model, cache: KVCache, block_tables: list[list[int]], prompts: list[list[int]], prefill_lens: list[int]) -> list[torch.Tensor]:
     "Prefill `prefill_lens[i]` tokens of each prompt in one pass, then one token per step; return each prompt's logits."
     device = model.lm_head.weight.device

@@ -7,7 +7,7 @@ __all__ = ['apply_penalties', 'filter_probs', 'TokenLogprobs', 'StepResult', 'Sa
            'ModelRunner', 'IncrementalDetokenizer', 'find_stop', 'held_back', 'CompletionOutput', 'RequestOutput',
            'StepRecord', 'Metrics', 'LLM']
 
-# %% ../nbs/06_engine.ipynb #67f35b90
+# %% ../nbs/06_engine.ipynb #ae2bc18b
 import itertools, time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -20,8 +20,9 @@ from .cache import KVCache, AttentionMetadata, PagedAttention, choose_num_blocks
 from .allocator import BlockAllocator
 from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, Chunk, FCFS, PriorityPolicy,
                                   RecomputePreemption)
+from .preemption import SwapPreemption, copy_blocks, swap_pool_blocks
 
-# %% ../nbs/06_engine.ipynb #d18beb1d
+# %% ../nbs/06_engine.ipynb #c25cbfcb
 def apply_penalties(logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
     "Repetition, presence and frequency penalties, in place, for the rows whose params ask for them."
     for i, c in enumerate(chunks):
@@ -48,7 +49,7 @@ def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.T
     if (min_p > 0).any(): probs = probs.masked_fill(probs < min_p[:, None] * probs.max(-1, keepdim=True).values, 0.0)
     return probs / probs.sum(-1, keepdim=True)
 
-# %% ../nbs/06_engine.ipynb #2bc330f7
+# %% ../nbs/06_engine.ipynb #7b0a9e57
 @dataclass
 class TokenLogprobs:
     "The sampled token's log-probability and the top alternatives at that position."
@@ -64,7 +65,7 @@ class StepResult:
     forward_seconds: float = 0.0
     sample_seconds: float = 0.0
 
-# %% ../nbs/06_engine.ipynb #4eeef3f1
+# %% ../nbs/06_engine.ipynb #8b9466d9
 class Sampler:
     "Turns the last-position logits of sampling rows into tokens, with per-request random generators."
     def __init__(self, seed: int = 0):
@@ -104,7 +105,7 @@ class Sampler:
                                                                list(zip(top.indices.tolist(), top.values.tolist())) if k else [])
         return res
 
-# %% ../nbs/06_engine.ipynb #5f50de9a
+# %% ../nbs/06_engine.ipynb #f146796d
 @dataclass
 class ModelInputs:
     "The flat tensors of one step."
@@ -124,18 +125,21 @@ def prepare_inputs(chunks: list[Chunk], block_size: int, device) -> ModelInputs:
     as_long = lambda x: torch.tensor(x, dtype=torch.long, device=device)
     return ModelInputs(as_long(ids), as_long(pos), meta, as_long(rows))
 
-# %% ../nbs/06_engine.ipynb #31fbba1f
+# %% ../nbs/06_engine.ipynb #09771c76
 class ModelRunner:
-    "Runs the model over a scheduled batch on its KV cache and samples."
-    def __init__(self, model, cache: KVCache, sampler: Sampler, attend=None):
-        self.model, self.cache, self.sampler = model, cache, sampler
+    "Runs the model over a scheduled batch on its KV cache (and swap pool) and samples."
+    def __init__(self, model, cache: KVCache, sampler: Sampler, attend=None, swap_cache: KVCache | None = None):
+        self.model, self.cache, self.sampler, self.swap_cache = model, cache, sampler, swap_cache
         self.device = model.lm_head.weight.device
         self.attend = attend   # None: the PyTorch reference attention of 01_cache
 
     @torch.inference_mode()
     def execute(self, batch: ScheduledBatch) -> StepResult:
-        "Compute the batch's tokens, writing their K/V, and sample where a chunk asks for it."
+        "Do the step's swaps (out first, so freed blocks can be reused), compute its tokens, and sample."
         t0 = time.perf_counter()
+        copy_blocks(self.cache, self.swap_cache, batch.swap_out)
+        copy_blocks(self.swap_cache, self.cache, batch.swap_in)
+        if not batch.chunks: return StepResult(forward_seconds=time.perf_counter() - t0)
         x = prepare_inputs(batch.chunks, self.cache.block_size, self.device)
         attn = PagedAttention(self.cache, x.meta, self.attend) if self.attend else PagedAttention(self.cache, x.meta)
         hidden = self.model(x.input_ids, x.positions, attn)
@@ -145,7 +149,7 @@ class ModelRunner:
         res.forward_seconds, res.sample_seconds = t1 - t0, time.perf_counter() - t1
         return res
 
-# %% ../nbs/06_engine.ipynb #83ffd53b
+# %% ../nbs/06_engine.ipynb #fb0e894e
 class IncrementalDetokenizer:
     "Turns a growing list of token ids into text, never splitting a multi-byte character."
     def __init__(self, tokenizer, skip_special_tokens: bool = True):
@@ -172,7 +176,7 @@ def held_back(text: str, stops: list[str]) -> int:
     "Length of the longest tail of `text` that is a proper prefix of some stop string (not yet safe to show)."
     return max((k for s in stops for k in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:k])), default=0)
 
-# %% ../nbs/06_engine.ipynb #edca1faa
+# %% ../nbs/06_engine.ipynb #23191b4f
 @dataclass
 class CompletionOutput:
     "One completion of a prompt."
@@ -197,7 +201,7 @@ class RequestOutput:
     @property
     def finished(self) -> bool: return all(o.finished for o in self.outputs)
 
-# %% ../nbs/06_engine.ipynb #6e7acb73
+# %% ../nbs/06_engine.ipynb #423c5ed1
 @dataclass
 class StepRecord:
     "What happened in one engine step."
@@ -247,13 +251,15 @@ class Metrics:
             if len(req.output_token_ids) > 1:
                 self.tpot.append((req.finished_time - req.first_token_time) / (len(req.output_token_ids) - 1))
 
-# %% ../nbs/06_engine.ipynb #79bbf653
+# %% ../nbs/06_engine.ipynb #2e9b6082
 class LLM:
     "An offline engine: load a model, size the KV cache, and serve many requests with continuous batching."
     def __init__(self, model=None, device=None, dtype=None, num_kv_blocks: int | None = None, block_size: int = 16,
                  max_num_seqs: int = 64, max_num_batched_tokens: int = 2048, enable_prefix_caching: bool = True,
                  load_format: str = 'auto', seed: int = 0, kv_cache_bytes: int = 2**30, gpu_memory_utilization: float = 0.9,
-                 max_model_len: int | None = None, scheduling_policy: str = 'fcfs', check_invariants: bool = False):
+                 max_model_len: int | None = None, scheduling_policy: str = 'fcfs', preemption_mode: str = 'swap',
+                 swap_space: float | None = None, check_invariants: bool = False):
+        if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         if scheduling_policy not in ('fcfs', 'priority'): raise ValueError(f"scheduling_policy must be 'fcfs' or 'priority', not {scheduling_policy!r}")
         self.device = torch.device(device) if device is not None else default_device()
         self.model, self.tokenizer = load_model(model, self.device, dtype, load_format)
@@ -264,9 +270,14 @@ class LLM:
         n = choose_num_blocks(cfg, block_size, dt, self.device, num_kv_blocks, gpu_memory_utilization, kv_cache_bytes)
         self.cache = KVCache(cfg, n, block_size, dt, self.device)
         self.allocator = BlockAllocator(n, block_size, enable_prefix_caching)
+        preemption, swap_cache = RecomputePreemption(), None
+        if preemption_mode == 'swap':   # default swap space: 4 GiB beside a GPU (as vLLM), 0.25 GiB when the cache is on the CPU anyway
+            n_cpu = swap_pool_blocks(cfg, block_size, dt, swap_space if swap_space is not None else 4 if self.device.type == 'cuda' else 0.25)
+            preemption = SwapPreemption(n_cpu, block_size)
+            swap_cache = KVCache(cfg, n_cpu, block_size, dt, 'cpu', pin_memory=self.device.type == 'cuda')
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
-                                   PriorityPolicy() if scheduling_policy == 'priority' else FCFS(), RecomputePreemption(), self.max_model_len)
-        self.runner = ModelRunner(self.model, self.cache, Sampler(seed))
+                                   PriorityPolicy() if scheduling_policy == 'priority' else FCFS(), preemption, self.max_model_len)
+        self.runner = ModelRunner(self.model, self.cache, Sampler(seed), swap_cache=swap_cache)
         self.metrics = Metrics(kv_blocks_total=n)
         self.check_invariants = check_invariants
         self._states: dict[str, _OutputState] = {}
@@ -274,7 +285,7 @@ class LLM:
 
 def _first(x): return x[0] if isinstance(x, (list, tuple)) else x
 
-# %% ../nbs/06_engine.ipynb #c29cf444
+# %% ../nbs/06_engine.ipynb #484f22d2
 @dataclass
 class _OutputState:
     "What the engine keeps per request to build its outputs (text so far, logprobs)."
@@ -320,12 +331,12 @@ def enqueue(self: LLM, req: Request, prompt: str | None = None) -> str:
     self._states[req.request_id] = _OutputState(req, prompt, detok)
     return req.request_id
 
-# %% ../nbs/06_engine.ipynb #f4d2fd2e
+# %% ../nbs/06_engine.ipynb #f3be5e80
 @patch
 def step(self: LLM) -> list[RequestOutput]:
     "Run one engine step; the outputs of the requests that got a token or finished."
     batch = self.scheduler.schedule()
-    if not batch.chunks: return []
+    if not batch: return []
     res = self.runner.execute(batch)
     updated = self.scheduler.update(batch, res.sampled)
     outs = []
@@ -379,7 +390,7 @@ def abort(self: LLM, request_id: str):
 @patch
 def has_unfinished(self: LLM) -> bool: return self.scheduler.has_unfinished()
 
-# %% ../nbs/06_engine.ipynb #f81dbd52
+# %% ../nbs/06_engine.ipynb #a4d778ac
 @patch
 def generate(self: LLM, prompts, sampling_params=None, use_tqdm: bool = True, priority=None) -> list[RequestOutput]:
     "Complete each prompt (text or token ids); outputs in input order."
@@ -423,6 +434,7 @@ def stats(self: LLM) -> dict:
     return dict(num_preemptions=sum(self.scheduler.num_preemptions.values()), preemptions_by_mode=dict(self.scheduler.num_preemptions),
                 prefix_cache_hit_rate=a.stats.hit_rate, prefix_cache_queries=a.stats.prefix_query_tokens, prefix_cache_hits=a.stats.prefix_hit_tokens,
                 kv_blocks_total=a.num_blocks, kv_blocks_free=a.num_free, kv_blocks_cached=a.num_cached, kv_blocks_used=a.num_used,
+                swap_blocks_out=getattr(self.scheduler.preemption, 'blocks_out', 0), swap_blocks_in=getattr(self.scheduler.preemption, 'blocks_in', 0),
                 prefill_tokens=c['prefill_tokens'], decode_tokens=c['decode_tokens'], num_steps=c['steps'],
                 requests_finished=c['requests_finished'], kv_alloc_seconds=a.stats.alloc_seconds,
                 mean_schedule_ms=1e3 * c['schedule_seconds'] / steps, mean_forward_ms=1e3 * c['forward_seconds'] / steps,

@@ -6,7 +6,7 @@
 __all__ = ['SamplingParams', 'RequestStatus', 'Request', 'FCFS', 'PriorityPolicy', 'Chunk', 'ScheduledBatch',
            'RecomputePreemption', 'Scheduler', 'simulate']
 
-# %% ../nbs/03_scheduler.ipynb #2b868a8c
+# %% ../nbs/03_scheduler.ipynb #4fecac74
 import itertools, time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -15,7 +15,7 @@ from fastcore.basics import patch
 
 from .allocator import BlockAllocator
 
-# %% ../nbs/03_scheduler.ipynb #9c3ba167
+# %% ../nbs/03_scheduler.ipynb #abb3a401
 @dataclass
 class SamplingParams:
     "How to pick tokens and when to stop (vLLM's names and defaults)."
@@ -63,7 +63,7 @@ class SamplingParams:
         "Whether sampling needs the tokens seen so far (for penalties)."
         return self.repetition_penalty != 1 or self.presence_penalty != 0 or self.frequency_penalty != 0
 
-# %% ../nbs/03_scheduler.ipynb #9305a283
+# %% ../nbs/03_scheduler.ipynb #33486d66
 class RequestStatus(Enum):
     WAITING = 'waiting'
     RUNNING = 'running'
@@ -96,7 +96,7 @@ class Request:
     @property
     def finished(self) -> bool: return self.status == RequestStatus.FINISHED
 
-# %% ../nbs/03_scheduler.ipynb #8926b80c
+# %% ../nbs/03_scheduler.ipynb #a8ca1ad8
 class FCFS:
     "First come, first served."
     def key(self, r: Request): return (r.arrival_time, r.seq)
@@ -105,7 +105,7 @@ class PriorityPolicy:
     "Lower `priority` first, then first come, first served."
     def key(self, r: Request): return (r.priority, r.arrival_time, r.seq)
 
-# %% ../nbs/03_scheduler.ipynb #a745375d
+# %% ../nbs/03_scheduler.ipynb #54f00546
 @dataclass(frozen=True)
 class Chunk:
     "One request's share of a step: compute `token_ids` at positions `start..`, maybe sample after the last."
@@ -135,7 +135,7 @@ class ScheduledBatch:
     def num_prefill_tokens(self) -> int: return self.num_tokens - self.num_decode_tokens
     def __bool__(self): return bool(self.chunks or self.swap_out or self.swap_in)
 
-# %% ../nbs/03_scheduler.ipynb #e0ce6b2e
+# %% ../nbs/03_scheduler.ipynb #fbc8b723
 class RecomputePreemption:
     "Preempt by dropping the victim's KV blocks; it re-prefills prompt and output later."
     mode = 'recompute'
@@ -152,7 +152,7 @@ class RecomputePreemption:
     def release(self, req: Request):
         "Nothing is held outside the device pool in this mode."
 
-# %% ../nbs/03_scheduler.ipynb #197f7468
+# %% ../nbs/03_scheduler.ipynb #3b910d8e
 class Scheduler:
     "Decides each step which requests advance by how many tokens, and applies the sampled results."
     def __init__(self, allocator: BlockAllocator, max_num_seqs: int = 64, max_num_batched_tokens: int = 2048,
@@ -170,7 +170,7 @@ class Scheduler:
     def has_unfinished(self) -> bool: return bool(self.waiting or self.running or self.swapped)
     def _sort(self, queue: list[Request]): queue.sort(key=self.policy.key)
 
-# %% ../nbs/03_scheduler.ipynb #41705b3f
+# %% ../nbs/03_scheduler.ipynb #87bf6a09
 @patch
 def check_fits(self: Scheduler, req: Request):
     "Raise `ValueError` if `req` could never run: empty, beyond the model's context, or larger than the KV pool."
@@ -202,7 +202,7 @@ def finish(self: Scheduler, request_id: str, reason: str):
     self.preemption.release(req)
     req.status, req.finish_reason, req.finished_time = RequestStatus.FINISHED, reason, time.monotonic()
 
-# %% ../nbs/03_scheduler.ipynb #0a13c22d
+# %% ../nbs/03_scheduler.ipynb #96126678
 @patch
 def _preempt(self: Scheduler, victim: Request, batch: ScheduledBatch):
     "Take `victim` off the device through the preemption object."
@@ -223,7 +223,7 @@ def _fit(self: Scheduler, req: Request, num_tokens: int, batch: ScheduledBatch) 
         if victim is req: return False
     return True
 
-# %% ../nbs/03_scheduler.ipynb #81337c9b
+# %% ../nbs/03_scheduler.ipynb #10f5e856
 @patch
 def _admit(self: Scheduler, req: Request, budget: int) -> int:
     "Try to start `req` with up to `budget` tokens; the number of tokens scheduled (0 if it does not fit)."
@@ -247,7 +247,7 @@ def _chunk(self: Scheduler, req: Request, n: int) -> Chunk:
     return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]), start, tuple(self.allocator.tables[req.request_id]),
                  sample, req.params, is_decode=(n == 1 and start >= len(req.prompt_token_ids)), history=history)
 
-# %% ../nbs/03_scheduler.ipynb #225438db
+# %% ../nbs/03_scheduler.ipynb #51bfcbe4
 @patch
 def _make_room_for_waiting(self: Scheduler, batch: ScheduledBatch):
     "Preempt running requests ranked below the best waiting one while it cannot get its first block."
@@ -257,6 +257,11 @@ def _make_room_for_waiting(self: Scheduler, batch: ScheduledBatch):
     while (self.running and self.allocator.num_free < need
            and self.policy.key(self.running[-1]) > self.policy.key(head)):
         self._preempt(self.running[-1], batch)
+
+@patch
+def _waiting_first(self: Scheduler) -> bool:
+    "Whether the head of the waiting queue outranks every swapped request (FCFS: only when none is swapped)."
+    return bool(self.waiting) and (not self.swapped or self.policy.key(self.waiting[0]) < self.policy.key(self.swapped[0]))
 
 @patch
 def schedule(self: Scheduler) -> ScheduledBatch:
@@ -272,14 +277,14 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         if n == 0 or not self._fit(req, req.num_computed_tokens + n, batch): continue
         planned.append((req, n)); budget -= n
     starved = len(batch.preempted) > made_room   # running work lost blocks: admitting more would be pointless
-    while self.swapped and not starved and len(self.running) < self.max_num_seqs:
+    while self.swapped and not starved and len(self.running) < self.max_num_seqs and not self._waiting_first():
         req = self.swapped[0]
         if not self.preemption.resume(req, self.allocator, batch): break
         self.swapped.pop(0); req.status = RequestStatus.RUNNING
         self.running.append(req); self._sort(self.running)
         n = min(req.num_tokens - req.num_computed_tokens, budget)
         if n and self.allocator.allocate(req.request_id, req.num_computed_tokens + n): planned.append((req, n)); budget -= n
-    while self.waiting and budget > 0 and not self.swapped and not starved and len(self.running) < self.max_num_seqs:
+    while self.waiting and budget > 0 and not starved and len(self.running) < self.max_num_seqs and self._waiting_first():
         req = self.waiting[0]
         n = self._admit(req, budget)
         if n == 0: break
@@ -290,7 +295,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
     batch.schedule_seconds = time.monotonic() - t0
     return batch
 
-# %% ../nbs/03_scheduler.ipynb #dd57be6d
+# %% ../nbs/03_scheduler.ipynb #3125c1b6
 @patch
 def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int]) -> list[Request]:
     "Apply one step's sampled tokens; returns the requests that got a new token."
@@ -318,7 +323,7 @@ def _stop_reason(self: Scheduler, req: Request, tok: int) -> str | None:
     if self.max_model_len and req.num_tokens >= self.max_model_len: return 'length'
     return None
 
-# %% ../nbs/03_scheduler.ipynb #423e1903
+# %% ../nbs/03_scheduler.ipynb #44d70e93
 def simulate(scheduler: Scheduler, next_token=lambda req_id, step: 7, max_steps: int = 1000, check: bool = True) -> list[dict]:
     "Drive `scheduler` with a fake runner; one row per step (who ran how many tokens) for tables and plots."
     rows = []
