@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['SwapPreemption', 'copy_blocks', 'swap_pool_blocks', 'run_with_timeline', 'timeline_table']
 
-# %% ../nbs/04_preemption.ipynb #153b51cc
+# %% ../nbs/04_preemption.ipynb #1a27df2b
 import torch
 
 from .allocator import BlockAllocator
 from .cache import KVCache
 from .scheduler import Request, RequestStatus, ScheduledBatch, RecomputePreemption
 
-# %% ../nbs/04_preemption.ipynb #294a0054
+# %% ../nbs/04_preemption.ipynb #3229e468
 class SwapPreemption:
     "Preempt by copying the victim's computed KV blocks to a CPU pool; fall back to recompute when it is full."
     mode = 'swap'
@@ -43,7 +43,7 @@ class SwapPreemption:
         "Drop CPU blocks of a request that ends while swapped (an abort)."
         self.cpu.free(req.request_id)
 
-# %% ../nbs/04_preemption.ipynb #5c2d993b
+# %% ../nbs/04_preemption.ipynb #ee98285b
 def copy_blocks(src: KVCache, dst: KVCache, pairs: list[tuple[int, int]]):
     "Copy blocks `src[a] -> dst[b]` for each pair, across all layers and both K and V."
     if not pairs: return
@@ -56,7 +56,7 @@ def swap_pool_blocks(config, block_size: int, dtype: torch.dtype, swap_space_gib
     from nano_serve.cache import kv_block_bytes
     return int(swap_space_gib * 2**30) // kv_block_bytes(config, block_size, dtype)
 
-# %% ../nbs/04_preemption.ipynb #fd54313d
+# %% ../nbs/04_preemption.ipynb #6d4eb406
 def run_with_timeline(llm, prompts, params, priorities=None) -> tuple[list, list[dict]]:
     "Generate while recording, after each step, how many device blocks each request holds and who was preempted."
     ids = [llm.add_request(p, sp, priority=(priorities or [0] * len(prompts))[i])
@@ -71,7 +71,7 @@ def run_with_timeline(llm, prompts, params, priorities=None) -> tuple[list, list
             if o.finished: final[o.request_id] = o; finish_order.append(o.request_id)
     return [final[i] for i in ids], timeline, finish_order
 
-# %% ../nbs/04_preemption.ipynb #ff63cf7d
+# %% ../nbs/04_preemption.ipynb #a87ea621
 def timeline_table(timeline: list[dict], request_ids: list[str], every: int = 1) -> str:
     "Text table of a timeline from `run_with_timeline`."
     lines = ['step ' + ' '.join(f'{r:>4}' for r in request_ids)]
