@@ -9,7 +9,7 @@ __all__ = ['log', 'FIELD_TYPES', 'APIError', 'check_types', 'sampling_params', '
            'api_routes', 'metrics_registry', 'build_parser', 'engine_from_args', 'model_name', 'install_shutdown',
            'main', 'free_port', 'wait_ready']
 
-# %% ../nbs/07_server.ipynb #433662b5
+# %% ../nbs/07_server.ipynb #cb356591
 import argparse, asyncio, json, logging, queue, signal, threading, time, uuid
 from dataclasses import dataclass
 
@@ -22,17 +22,19 @@ from .engine import LLM, RequestOutput, SamplingParams
 
 log = logging.getLogger('nano_serve')
 
-# %% ../nbs/07_server.ipynb #42952cc0
-class APIError(Exception):
-    "An error returned to the client as OpenAI's `{'error': {...}}` body."
+# %% ../nbs/07_server.ipynb #76c1e0bb
+class APIError(tornado.web.HTTPError):
+    "An error returned to the client as OpenAI's `{'error': {...}}` body (logged by Tornado as one line, no traceback)."
     def __init__(self, message: str, status: int = 400, param: str | None = None, type: str = 'invalid_request_error', code=None):
-        super().__init__(message)
-        self.status, self.param, self.type, self.code = status, param, type, code
+        super().__init__(status)
+        self.message, self.param, self.type, self.code = message, param, type, code
+
+    def __str__(self): return self.message
 
     def body(self) -> dict:
-        return {'error': {'message': str(self), 'type': self.type, 'param': self.param, 'code': self.code}}
+        return {'error': {'message': self.message, 'type': self.type, 'param': self.param, 'code': self.code}}
 
-# %% ../nbs/07_server.ipynb #ce8c8ffc
+# %% ../nbs/07_server.ipynb #48f5f691
 FIELD_TYPES = {'n': int, 'max_tokens': int, 'max_completion_tokens': int, 'temperature': (int, float), 'top_p': (int, float),
                'top_k': int, 'min_p': (int, float), 'repetition_penalty': (int, float), 'presence_penalty': (int, float),
                'frequency_penalty': (int, float), 'seed': int, 'ignore_eos': bool, 'priority': int, 'stream': bool,
@@ -56,12 +58,12 @@ def sampling_params(body: dict, chat: bool) -> SamplingParams:
     kw = dict(n=body.get('n', 1), temperature=body.get('temperature', 1.0), top_p=body.get('top_p', 1.0),
               top_k=body.get('top_k', 0), min_p=body.get('min_p', 0.0), repetition_penalty=body.get('repetition_penalty', 1.0),
               presence_penalty=body.get('presence_penalty', 0.0), frequency_penalty=body.get('frequency_penalty', 0.0),
-              seed=body.get('seed'), max_tokens=body.get('max_completion_tokens') or body.get('max_tokens') or 16,
+              seed=body.get('seed'), max_tokens=next((body[k] for k in ('max_completion_tokens', 'max_tokens') if body.get(k) is not None), 16),
               stop=body.get('stop'), ignore_eos=body.get('ignore_eos', False), logprobs=logprobs)
     try: return SamplingParams(**kw)
     except ValueError as e: raise APIError(str(e), param=str(e).split()[0]) from None
 
-# %% ../nbs/07_server.ipynb #a8a54480
+# %% ../nbs/07_server.ipynb #2e9c2e4e
 class EngineLoop:
     "Runs an `LLM` in a background thread and routes its outputs to asyncio queues."
     def __init__(self, llm: LLM, max_waiting: int = 256):
@@ -96,7 +98,7 @@ class EngineLoop:
         "Abort everything and end the thread."
         self.stopping = True; self.wake.set()
 
-# %% ../nbs/07_server.ipynb #408bbcda
+# %% ../nbs/07_server.ipynb #c33c767a
 @patch
 def _apply_commands(self: EngineLoop):
     "Apply queued add/abort commands (engine thread)."
@@ -139,7 +141,7 @@ def _run(self: EngineLoop):
     for rid, (loop, q) in list(self.routes.items()):   # shutting down: tell every waiting handler
         self.llm.abort(rid); loop.call_soon_threadsafe(q.put_nowait, RuntimeError('server shutting down'))
 
-# %% ../nbs/07_server.ipynb #c2ad941a
+# %% ../nbs/07_server.ipynb #14391bed
 class BaseHandler(tornado.web.RequestHandler):
     "Shared behaviour of the API handlers."
     def initialize(self, engine: EngineLoop, model_name: str, api_key: str | None = None):
@@ -152,15 +154,9 @@ class BaseHandler(tornado.web.RequestHandler):
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get('exc_info', (None, None))[1]
         err = exc if isinstance(exc, APIError) else APIError(self._reason, status=status_code, type='server_error' if status_code >= 500 else 'invalid_request_error')
+        if status_code == 429: self.set_header('Retry-After', '1')
         self.set_header('Content-Type', 'application/json')
         self.finish(json.dumps(err.body()))
-
-    def send_error(self, status_code=500, **kwargs):
-        exc = kwargs.get('exc_info', (None, None))[1]
-        if isinstance(exc, APIError):
-            status_code = exc.status
-            if exc.status == 429: self.set_header('Retry-After', '1')
-        super().send_error(status_code, **kwargs)
 
     def on_connection_close(self):
         if self.live_ids: self.engine.abort(self.live_ids); self.live_ids = []
@@ -178,7 +174,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if m is not None and m != self.model_name:
             raise APIError(f"the model '{m}' does not exist; this server serves '{self.model_name}'", status=404, param='model', code='model_not_found')
 
-# %% ../nbs/07_server.ipynb #201f289d
+# %% ../nbs/07_server.ipynb #cae281e9
 @patch
 def make_requests(self: BaseHandler, prompts: list, params: SamplingParams, priority: int) -> list[list]:
     "Validated engine requests, `n` per prompt (raises a 400 on bad input, 429 when the queue is full)."
@@ -212,7 +208,7 @@ async def run_requests(self: BaseHandler, groups: list[list], prompts: list, on_
         queues.append(self.engine.submit(g, p if isinstance(p, str) else None))
     await asyncio.gather(*(drain(gi, q, g) for gi, (q, g) in enumerate(zip(queues, groups))))
 
-# %% ../nbs/07_server.ipynb #46663c83
+# %% ../nbs/07_server.ipynb #3dfe5cb9
 @patch
 async def send_event(self: BaseHandler, payload):
     "Write one server-sent event and flush it to the client."
@@ -228,7 +224,7 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict:
     "OpenAI's usage object."
     return {'prompt_tokens': prompt_tokens, 'completion_tokens': completion_tokens, 'total_tokens': prompt_tokens + completion_tokens}
 
-# %% ../nbs/07_server.ipynb #0a5d1658
+# %% ../nbs/07_server.ipynb #dfafb18d
 def normalize_prompts(prompt) -> list:
     "The request's `prompt` as a list of prompts (strings or token-id lists), or a 400."
     if isinstance(prompt, str): return [prompt]
@@ -246,7 +242,7 @@ def completion_logprobs(llm: LLM, lps: list, offset: int = 0) -> dict:
     return {'tokens': tokens, 'token_logprobs': [lp.logprob for lp in lps],
             'top_logprobs': [{text(t): v for t, v in lp.top} for lp in lps], 'text_offset': offsets}
 
-# %% ../nbs/07_server.ipynb #d427f1f3
+# %% ../nbs/07_server.ipynb #451a2780
 class CompletionsHandler(BaseHandler):
     "POST /v1/completions"
     async def post(self):
@@ -285,7 +281,7 @@ class CompletionsHandler(BaseHandler):
         self.write({'id': cid, 'object': 'text_completion', 'created': created, 'model': self.model_name,
                     'choices': choices, 'usage': usage(n_prompt, n_out)})
 
-# %% ../nbs/07_server.ipynb #e7677539
+# %% ../nbs/07_server.ipynb #a06d6925
 def chat_prompt(llm: LLM, messages) -> str:
     "The chat template applied to OpenAI-style messages, or a 400."
     if not isinstance(messages, list) or not messages: raise APIError("'messages' must be a non-empty list", param='messages')
@@ -302,7 +298,7 @@ def chat_logprobs(llm: LLM, lps: list) -> dict:
     return {'content': [{'token': text(lp.token_id), 'logprob': lp.logprob, 'bytes': list(text(lp.token_id).encode()),
                          'top_logprobs': [{'token': text(t), 'logprob': v, 'bytes': list(text(t).encode())} for t, v in lp.top]} for lp in lps]}
 
-# %% ../nbs/07_server.ipynb #e02cf7b2
+# %% ../nbs/07_server.ipynb #31265252
 class ChatCompletionsHandler(BaseHandler):
     "POST /v1/chat/completions"
     async def post(self):
@@ -338,7 +334,7 @@ class ChatCompletionsHandler(BaseHandler):
         self.write({'id': cid, 'object': 'chat.completion', 'created': created, 'model': self.model_name,
                     'choices': choices, 'usage': usage(n_prompt, n_out)})
 
-# %% ../nbs/07_server.ipynb #dcdf79b2
+# %% ../nbs/07_server.ipynb #46c2b54f
 class ModelsHandler(BaseHandler):
     "GET /v1/models"
     def get(self):
@@ -361,7 +357,7 @@ class MetricsHandler(BaseHandler):
         self.set_header('Content-Type', CONTENT_TYPE_LATEST)
         self.write(generate_latest(self.registry))
 
-# %% ../nbs/07_server.ipynb #60213839
+# %% ../nbs/07_server.ipynb #2f9957e3
 class EngineCollector:
     "Prometheus collector that reads the engine's metrics at scrape time."
     def __init__(self, engine: EngineLoop, model_name: str):
@@ -385,7 +381,7 @@ class EngineCollector:
         yield counter('prefix_cache_queries', 'Prompt tokens looked up in the prefix cache.', st['prefix_cache_queries'])
         yield counter('prefix_cache_hits', 'Prompt tokens found in the prefix cache.', st['prefix_cache_hits'])
 
-# %% ../nbs/07_server.ipynb #e495da50
+# %% ../nbs/07_server.ipynb #1ee4fb53
 def api_routes(engine: EngineLoop, model_name: str, api_key: str | None = None, registry=None) -> list:
     "Tornado routes of the API (usable in a plain Tornado app or beside Bokeh's server)."
     kw = dict(engine=engine, model_name=model_name, api_key=api_key)
@@ -398,7 +394,7 @@ def metrics_registry(engine: EngineLoop, model_name: str):
     reg = CollectorRegistry(); reg.register(EngineCollector(engine, model_name))
     return reg
 
-# %% ../nbs/07_server.ipynb #9eed51a6
+# %% ../nbs/07_server.ipynb #ba75d012
 def build_parser() -> argparse.ArgumentParser:
     "Command-line options of `nano_serve_server`."
     p = argparse.ArgumentParser(prog='nano_serve_server', description='Serve a model over an OpenAI-compatible HTTP API, with /metrics and a live dashboard.',
@@ -443,7 +439,7 @@ def model_name(args) -> str:
     if args.served_model_name: return args.served_model_name
     return 'SmolLM2-135M-Instruct' if args.model is None else Path(str(args.model).rstrip('/')).name
 
-# %% ../nbs/07_server.ipynb #a941d44a
+# %% ../nbs/07_server.ipynb #f34f73fe
 def install_shutdown(server, engine: EngineLoop, io_loop, grace: float = 1.0):
     "Stop cleanly on SIGINT/SIGTERM: stop listening, abort in-flight requests, end the loop after `grace` seconds."
     def shutdown():
@@ -476,7 +472,7 @@ def main(argv=None):
     install_shutdown(server, engine, io_loop)
     io_loop.start()
 
-# %% ../nbs/07_server.ipynb #59f05c02
+# %% ../nbs/07_server.ipynb #a52d73a9
 def free_port() -> int:
     "A free TCP port on the loopback interface."
     import socket
@@ -495,6 +491,6 @@ def wait_ready(base_url: str, proc=None, timeout: float = 180) -> None:
         except OSError: time.sleep(0.3)
     raise TimeoutError(f'{base_url} not ready after {timeout} s')
 
-# %% ../nbs/07_server.ipynb #a4212774
+# %% ../nbs/07_server.ipynb #1bc971b4
 #| eval: false
 if __name__ == '__main__': main()
