@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['block_hashes', 'AllocatorStats', 'BlockAllocator', 'pool_grid', 'replay_churn']
 
-# %% ../nbs/02_allocator.ipynb #d421199b
-import time
+# %% ../nbs/02_allocator.ipynb #225ffc3d
+import time, zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from fastcore.basics import patch
 
-# %% ../nbs/02_allocator.ipynb #d59d945c
+# %% ../nbs/02_allocator.ipynb #cf6a312d
 def block_hashes(token_ids: list[int], block_size: int, parent: int | None = None) -> list[int]:
     "Chained hashes of each *full* block of `token_ids`."
     out = []
@@ -21,7 +21,7 @@ def block_hashes(token_ids: list[int], block_size: int, parent: int | None = Non
         out.append(parent)
     return out
 
-# %% ../nbs/02_allocator.ipynb #17b8814d
+# %% ../nbs/02_allocator.ipynb #8bc129fa
 @dataclass
 class AllocatorStats:
     "Running totals kept by the allocator."
@@ -34,7 +34,7 @@ class AllocatorStats:
     @property
     def hit_rate(self) -> float: return self.prefix_hit_tokens / self.prefix_query_tokens if self.prefix_query_tokens else 0.0
 
-# %% ../nbs/02_allocator.ipynb #a3075cea
+# %% ../nbs/02_allocator.ipynb #cfb46986
 class BlockAllocator:
     "Hands out KV blocks to requests, with reference counts and a content-addressed prefix cache."
     def __init__(self, num_blocks: int, block_size: int, enable_prefix_caching: bool = True):
@@ -59,7 +59,7 @@ class BlockAllocator:
         "Blocks that hold `num_tokens` tokens."
         return -(-num_tokens // self.block_size)
 
-# %% ../nbs/02_allocator.ipynb #98f9cc28
+# %% ../nbs/02_allocator.ipynb #88cc1bee
 @patch
 def lookup_prefix(self: BlockAllocator, token_ids: list[int]) -> list[int]:
     "Cached blocks holding the longest computed prefix of `token_ids` (leaving at least one token to compute)."
@@ -72,7 +72,7 @@ def lookup_prefix(self: BlockAllocator, token_ids: list[int]) -> list[int]:
         hits.append(b)
     return hits
 
-# %% ../nbs/02_allocator.ipynb #71e662f8
+# %% ../nbs/02_allocator.ipynb #b9775ba0
 @patch
 def take_fresh_block(self: BlockAllocator) -> int:
     "Pop the least recently freed block, evicting any cached content it held."
@@ -101,7 +101,7 @@ def allocate(self: BlockAllocator, request_id: str, num_tokens: int, prefix: lis
     self.stats.alloc_calls += 1; self.stats.alloc_seconds += time.perf_counter() - t0
     return True
 
-# %% ../nbs/02_allocator.ipynb #b41205d0
+# %% ../nbs/02_allocator.ipynb #0f1302d2
 @patch
 def cache_blocks(self: BlockAllocator, request_id: str, token_ids: list[int], num_computed: int):
     "Register the content hashes of `request_id`'s full blocks among its first `num_computed` tokens."
@@ -128,7 +128,7 @@ def count_prefix_query(self: BlockAllocator, num_prompt_tokens: int, num_hit_tok
     "Record one admitted request's prefix lookup in the hit-rate counters."
     self.stats.prefix_query_tokens += num_prompt_tokens; self.stats.prefix_hit_tokens += num_hit_tokens
 
-# %% ../nbs/02_allocator.ipynb #dfcfa183
+# %% ../nbs/02_allocator.ipynb #6865727d
 @patch
 def check_invariants(self: BlockAllocator):
     "Assert: free means unowned; reference counts equal owners; the hash maps agree with each other."
@@ -147,7 +147,7 @@ def assert_idle(self: BlockAllocator):
     self.check_invariants()
     assert not self.tables and self.num_free == self.num_blocks, f"{self.num_used} blocks still owned by {list(self.tables)}"
 
-# %% ../nbs/02_allocator.ipynb #4baa87b8
+# %% ../nbs/02_allocator.ipynb #ccdef815
 def pool_grid(alloc: BlockAllocator) -> str:
     "One character cell per block: owner initials, 'c' for cached-unowned, '.' for free."
     cells = []
@@ -156,7 +156,17 @@ def pool_grid(alloc: BlockAllocator) -> str:
         cells.append(owners or ('c' if b in alloc.block_hash else '.'))
     return ' '.join(f'{c:>2}' for c in cells)
 
-# %% ../nbs/02_allocator.ipynb #86e295bd
+# %% ../nbs/02_allocator.ipynb #133f3822
+@patch
+def pool_cells(self: BlockAllocator) -> list[int]:
+    "A code per block for pictures: -1 free, 0 cached, else 1 + a small hash (1..19) of the owning request id."
+    cells = [0 if b in self.block_hash else -1 for b in range(self.num_blocks)]
+    for rid, table in list(self.tables.items()):
+        code = 1 + zlib.crc32(rid.encode()) % 19
+        for b in table: cells[b] = code
+    return cells
+
+# %% ../nbs/02_allocator.ipynb #110c9e85
 def replay_churn(seed: int = 0, steps: int = 60, num_blocks: int = 16, block_size: int = 4) -> list[str]:
     "Pool pictures after each operation of a small random workload with shared prefixes."
     import random

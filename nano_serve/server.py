@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['log', 'FIELD_TYPES', 'APIError', 'check_types', 'sampling_params', 'EngineLoop', 'BaseHandler', 'usage',
            'normalize_prompts', 'completion_logprobs', 'CompletionsHandler', 'chat_prompt', 'chat_logprobs',
-           'ChatCompletionsHandler', 'ModelsHandler', 'HealthHandler', 'MetricsHandler', 'EngineCollector',
-           'api_routes', 'metrics_registry', 'build_parser', 'engine_from_args', 'model_name', 'install_shutdown',
-           'main', 'free_port', 'wait_ready']
+           'ChatCompletionsHandler', 'ModelsHandler', 'HealthHandler', 'MetricsHandler', 'hardware_stats',
+           'EngineCollector', 'api_routes', 'metrics_registry', 'build_parser', 'engine_from_args', 'model_name',
+           'install_shutdown', 'main', 'free_port', 'wait_ready']
 
-# %% ../nbs/07_server.ipynb #cb356591
+# %% ../nbs/07_server.ipynb #554b15c5
 import argparse, asyncio, json, logging, queue, signal, threading, time, uuid
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from .engine import LLM, RequestOutput, SamplingParams
 
 log = logging.getLogger('nano_serve')
 
-# %% ../nbs/07_server.ipynb #76c1e0bb
+# %% ../nbs/07_server.ipynb #72ba2948
 class APIError(tornado.web.HTTPError):
     "An error returned to the client as OpenAI's `{'error': {...}}` body (logged by Tornado as one line, no traceback)."
     def __init__(self, message: str, status: int = 400, param: str | None = None, type: str = 'invalid_request_error', code=None):
@@ -34,7 +34,7 @@ class APIError(tornado.web.HTTPError):
     def body(self) -> dict:
         return {'error': {'message': self.message, 'type': self.type, 'param': self.param, 'code': self.code}}
 
-# %% ../nbs/07_server.ipynb #48f5f691
+# %% ../nbs/07_server.ipynb #b16e68de
 FIELD_TYPES = {'n': int, 'max_tokens': int, 'max_completion_tokens': int, 'temperature': (int, float), 'top_p': (int, float),
                'top_k': int, 'min_p': (int, float), 'repetition_penalty': (int, float), 'presence_penalty': (int, float),
                'frequency_penalty': (int, float), 'seed': int, 'ignore_eos': bool, 'priority': int, 'stream': bool,
@@ -63,7 +63,7 @@ def sampling_params(body: dict, chat: bool) -> SamplingParams:
     try: return SamplingParams(**kw)
     except ValueError as e: raise APIError(str(e), param=str(e).split()[0]) from None
 
-# %% ../nbs/07_server.ipynb #2e9c2e4e
+# %% ../nbs/07_server.ipynb #d0e47259
 class EngineLoop:
     "Runs an `LLM` in a background thread and routes its outputs to asyncio queues."
     def __init__(self, llm: LLM, max_waiting: int = 256):
@@ -74,6 +74,7 @@ class EngineLoop:
         self.pending = 0                      # submitted, not yet seen by the engine thread
         self.stopping = False
         self.error: BaseException | None = None
+        self.snapshot_wanted, self.pool_cells = False, None   # block-pool picture for the dashboard
         self.thread = threading.Thread(target=self._run, name='nano-serve-engine', daemon=True)
 
     def start(self): self.thread.start(); return self
@@ -94,11 +95,16 @@ class EngineLoop:
         "Abort requests (a client went away): their blocks are freed at the next step boundary."
         self.commands.put(('abort', request_ids)); self.wake.set()
 
+    def request_pool_snapshot(self) -> list[int] | None:
+        "Ask the engine thread for a picture of the block pool; returns the latest one taken (None before the first)."
+        self.snapshot_wanted = True; self.wake.set()
+        return self.pool_cells
+
     def stop(self):
         "Abort everything and end the thread."
         self.stopping = True; self.wake.set()
 
-# %% ../nbs/07_server.ipynb #c33c767a
+# %% ../nbs/07_server.ipynb #af2eedd6
 @patch
 def _apply_commands(self: EngineLoop):
     "Apply queued add/abort commands (engine thread)."
@@ -129,6 +135,7 @@ def _run(self: EngineLoop):
     "The engine thread: apply commands, step, deliver; sleep when idle."
     while not self.stopping:
         self._apply_commands()
+        if self.snapshot_wanted: self.pool_cells, self.snapshot_wanted = self.llm.allocator.pool_cells(), False
         if not self.llm.has_unfinished():
             self.wake.wait(0.5); self.wake.clear(); continue
         try: outs = self.llm.step()
@@ -141,7 +148,7 @@ def _run(self: EngineLoop):
     for rid, (loop, q) in list(self.routes.items()):   # shutting down: tell every waiting handler
         self.llm.abort(rid); loop.call_soon_threadsafe(q.put_nowait, RuntimeError('server shutting down'))
 
-# %% ../nbs/07_server.ipynb #14391bed
+# %% ../nbs/07_server.ipynb #8ac998c1
 class BaseHandler(tornado.web.RequestHandler):
     "Shared behaviour of the API handlers."
     def initialize(self, engine: EngineLoop, model_name: str, api_key: str | None = None):
@@ -174,7 +181,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if m is not None and m != self.model_name:
             raise APIError(f"the model '{m}' does not exist; this server serves '{self.model_name}'", status=404, param='model', code='model_not_found')
 
-# %% ../nbs/07_server.ipynb #cae281e9
+# %% ../nbs/07_server.ipynb #d82c3439
 @patch
 def make_requests(self: BaseHandler, prompts: list, params: SamplingParams, priority: int) -> list[list]:
     "Validated engine requests, `n` per prompt (raises a 400 on bad input, 429 when the queue is full)."
@@ -208,7 +215,7 @@ async def run_requests(self: BaseHandler, groups: list[list], prompts: list, on_
         queues.append(self.engine.submit(g, p if isinstance(p, str) else None))
     await asyncio.gather(*(drain(gi, q, g) for gi, (q, g) in enumerate(zip(queues, groups))))
 
-# %% ../nbs/07_server.ipynb #3dfe5cb9
+# %% ../nbs/07_server.ipynb #b5b33bf8
 @patch
 async def send_event(self: BaseHandler, payload):
     "Write one server-sent event and flush it to the client."
@@ -224,7 +231,7 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict:
     "OpenAI's usage object."
     return {'prompt_tokens': prompt_tokens, 'completion_tokens': completion_tokens, 'total_tokens': prompt_tokens + completion_tokens}
 
-# %% ../nbs/07_server.ipynb #dfafb18d
+# %% ../nbs/07_server.ipynb #9a310e9c
 def normalize_prompts(prompt) -> list:
     "The request's `prompt` as a list of prompts (strings or token-id lists), or a 400."
     if isinstance(prompt, str): return [prompt]
@@ -242,7 +249,7 @@ def completion_logprobs(llm: LLM, lps: list, offset: int = 0) -> dict:
     return {'tokens': tokens, 'token_logprobs': [lp.logprob for lp in lps],
             'top_logprobs': [{text(t): v for t, v in lp.top} for lp in lps], 'text_offset': offsets}
 
-# %% ../nbs/07_server.ipynb #451a2780
+# %% ../nbs/07_server.ipynb #fc0c1fed
 class CompletionsHandler(BaseHandler):
     "POST /v1/completions"
     async def post(self):
@@ -281,7 +288,7 @@ class CompletionsHandler(BaseHandler):
         self.write({'id': cid, 'object': 'text_completion', 'created': created, 'model': self.model_name,
                     'choices': choices, 'usage': usage(n_prompt, n_out)})
 
-# %% ../nbs/07_server.ipynb #a06d6925
+# %% ../nbs/07_server.ipynb #49da434e
 def chat_prompt(llm: LLM, messages) -> str:
     "The chat template applied to OpenAI-style messages, or a 400."
     if not isinstance(messages, list) or not messages: raise APIError("'messages' must be a non-empty list", param='messages')
@@ -298,7 +305,7 @@ def chat_logprobs(llm: LLM, lps: list) -> dict:
     return {'content': [{'token': text(lp.token_id), 'logprob': lp.logprob, 'bytes': list(text(lp.token_id).encode()),
                          'top_logprobs': [{'token': text(t), 'logprob': v, 'bytes': list(text(t).encode())} for t, v in lp.top]} for lp in lps]}
 
-# %% ../nbs/07_server.ipynb #31265252
+# %% ../nbs/07_server.ipynb #595f1d6b
 class ChatCompletionsHandler(BaseHandler):
     "POST /v1/chat/completions"
     async def post(self):
@@ -334,7 +341,7 @@ class ChatCompletionsHandler(BaseHandler):
         self.write({'id': cid, 'object': 'chat.completion', 'created': created, 'model': self.model_name,
                     'choices': choices, 'usage': usage(n_prompt, n_out)})
 
-# %% ../nbs/07_server.ipynb #46c2b54f
+# %% ../nbs/07_server.ipynb #66ac8c47
 class ModelsHandler(BaseHandler):
     "GET /v1/models"
     def get(self):
@@ -357,31 +364,62 @@ class MetricsHandler(BaseHandler):
         self.set_header('Content-Type', CONTENT_TYPE_LATEST)
         self.write(generate_latest(self.registry))
 
-# %% ../nbs/07_server.ipynb #2f9957e3
+# %% ../nbs/07_server.ipynb #e2446d40
+def hardware_stats() -> dict:
+    "CPU utilization and this process's memory (psutil); GPU utilization and memory (NVML) when a GPU is present."
+    import psutil
+    out = {'cpu_utilization_perc': psutil.cpu_percent(interval=None) / 100, 'process_resident_memory_bytes': psutil.Process().memory_info().rss}
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+        h = pynvml.nvmlDeviceGetHandleByIndex(0)
+        out['gpu_utilization_perc'] = pynvml.nvmlDeviceGetUtilizationRates(h).gpu / 100
+        out['gpu_memory_used_bytes'] = pynvml.nvmlDeviceGetMemoryInfo(h).used
+    except Exception: pass    # no NVML library or no GPU: CPU figures only
+    return out
+
 class EngineCollector:
-    "Prometheus collector that reads the engine's metrics at scrape time."
+    "Prometheus collector that reads the engine's metrics object at scrape time (vLLM's names, prefix `nano_serve:`)."
     def __init__(self, engine: EngineLoop, model_name: str):
         self.engine, self.model_name = engine, model_name
 
     def collect(self):
-        from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
-        llm, lbl = self.engine.llm, ['model_name']
-        def gauge(name, doc, v):
-            g = GaugeMetricFamily(f'nano_serve:{name}', doc, labels=lbl); g.add_metric([self.model_name], v); return g
-        def counter(name, doc, v):
-            c = CounterMetricFamily(f'nano_serve:{name}', doc, labels=lbl); c.add_metric([self.model_name], v); return c
-        st = llm.stats()
-        yield gauge('num_requests_running', 'Requests on the device now.', self.engine.num_running())
-        yield gauge('num_requests_waiting', 'Requests waiting to be scheduled.', self.engine.num_waiting())
-        yield gauge('num_requests_swapped', 'Requests preempted to CPU memory.', len(llm.scheduler.swapped))
-        yield gauge('kv_cache_usage_perc', 'Fraction of KV blocks owned by requests (0 to 1).', st['kv_blocks_used'] / st['kv_blocks_total'])
-        yield counter('prompt_tokens', 'Prompt tokens of finished requests.', llm.metrics.counters['prompt_tokens'])
-        yield counter('generation_tokens', 'Generated tokens of finished requests.', llm.metrics.counters['generation_tokens'])
-        yield counter('num_preemptions', 'Preemptions (swap or recompute).', st['num_preemptions'])
-        yield counter('prefix_cache_queries', 'Prompt tokens looked up in the prefix cache.', st['prefix_cache_queries'])
-        yield counter('prefix_cache_hits', 'Prompt tokens found in the prefix cache.', st['prefix_cache_hits'])
+        from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily
+        llm, lbl, name = self.engine.llm, ['model_name'], [self.model_name]
+        snap, st = llm.metrics.snapshot(), llm.stats()
+        def fam(kind, key, doc, value):
+            f = kind(f'nano_serve:{key}', doc, labels=lbl); f.add_metric(name, value); return f
+        gauges = {'num_requests_running': ('Requests on the device now.', self.engine.num_running()),
+                  'num_requests_waiting': ('Requests waiting to be scheduled.', self.engine.num_waiting()),
+                  'num_requests_swapped': ('Requests preempted to CPU memory.', len(llm.scheduler.swapped)),
+                  'kv_cache_usage_perc': ('Fraction of KV blocks owned by requests (0 to 1).', st['kv_blocks_used'] / st['kv_blocks_total']),
+                  'kv_cache_cached_blocks': ('Unowned KV blocks holding reusable prefix content.', st['kv_blocks_cached']),
+                  **{k: (f'{k} (hardware)', v) for k, v in hardware_stats().items()}}
+        for k, (doc, v) in gauges.items(): yield fam(GaugeMetricFamily, k, doc, v)
+        c = snap['counters']
+        counters = {'prompt_tokens': ('Prompt tokens of finished requests.', c['prompt_tokens']),
+                    'generation_tokens': ('Generated tokens of finished requests.', c['generation_tokens']),
+                    'num_preemptions': ('Preemptions (swap or recompute).', st['num_preemptions']),
+                    'prefix_cache_queries': ('Prompt tokens looked up in the prefix cache.', st['prefix_cache_queries']),
+                    'prefix_cache_hits': ('Prompt tokens found in the prefix cache.', st['prefix_cache_hits']),
+                    'swap_blocks_out': ('KV blocks copied to CPU memory.', st['swap_blocks_out']),
+                    'swap_blocks_in': ('KV blocks copied back from CPU memory.', st['swap_blocks_in']),
+                    'kv_block_alloc_seconds': ('Time spent allocating KV blocks.', st['kv_alloc_seconds']),
+                    'engine_steps': ('Engine steps run.', c['steps']),
+                    'prefill_tokens': ('Tokens computed as prompt (or recompute) work.', c['prefill_tokens']),
+                    'decode_tokens': ('Tokens computed as decode work.', c['decode_tokens'])}
+        for k, (doc, v) in counters.items(): yield fam(CounterMetricFamily, k, doc, v)
+        ok = CounterMetricFamily('nano_serve:request_success', 'Finished requests by finish reason.', labels=lbl + ['finished_reason'])
+        for reason, n in snap['finish_reasons'].items(): ok.add_metric(name + [str(reason)], n)
+        yield ok
+        for key, h in snap['hists'].items():
+            f = HistogramMetricFamily(f'nano_serve:{key}', f'{key.replace("_", " ")}', labels=lbl)
+            cum, buckets = 0, []
+            for b, n in zip([*map(str, h.buckets), '+Inf'], h.counts): cum += n; buckets.append((b, cum))
+            f.add_metric(name, buckets, sum_value=h.total)
+            yield f
 
-# %% ../nbs/07_server.ipynb #1ee4fb53
+# %% ../nbs/07_server.ipynb #93004f72
 def api_routes(engine: EngineLoop, model_name: str, api_key: str | None = None, registry=None) -> list:
     "Tornado routes of the API (usable in a plain Tornado app or beside Bokeh's server)."
     kw = dict(engine=engine, model_name=model_name, api_key=api_key)
@@ -394,7 +432,7 @@ def metrics_registry(engine: EngineLoop, model_name: str):
     reg = CollectorRegistry(); reg.register(EngineCollector(engine, model_name))
     return reg
 
-# %% ../nbs/07_server.ipynb #ba75d012
+# %% ../nbs/07_server.ipynb #41d9bfb6
 def build_parser() -> argparse.ArgumentParser:
     "Command-line options of `nano_serve_server`."
     p = argparse.ArgumentParser(prog='nano_serve_server', description='Serve a model over an OpenAI-compatible HTTP API, with /metrics and a live dashboard.',
@@ -439,7 +477,7 @@ def model_name(args) -> str:
     if args.served_model_name: return args.served_model_name
     return 'SmolLM2-135M-Instruct' if args.model is None else Path(str(args.model).rstrip('/')).name
 
-# %% ../nbs/07_server.ipynb #f34f73fe
+# %% ../nbs/07_server.ipynb #859efc5e
 def install_shutdown(server, engine: EngineLoop, io_loop, grace: float = 1.0):
     "Stop cleanly on SIGINT/SIGTERM: stop listening, abort in-flight requests, end the loop after `grace` seconds."
     def shutdown():
@@ -472,7 +510,7 @@ def main(argv=None):
     install_shutdown(server, engine, io_loop)
     io_loop.start()
 
-# %% ../nbs/07_server.ipynb #a52d73a9
+# %% ../nbs/07_server.ipynb #ca3fdbfe
 def free_port() -> int:
     "A free TCP port on the loopback interface."
     import socket
@@ -491,6 +529,6 @@ def wait_ready(base_url: str, proc=None, timeout: float = 180) -> None:
         except OSError: time.sleep(0.3)
     raise TimeoutError(f'{base_url} not ready after {timeout} s')
 
-# %% ../nbs/07_server.ipynb #1bc971b4
+# %% ../nbs/07_server.ipynb #2655997e
 #| eval: false
 if __name__ == '__main__': main()
