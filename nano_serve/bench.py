@@ -4,18 +4,19 @@
 
 # %% auto #0
 __all__ = ['WORDS', 'random_token_workload', 'text_workload', 'machine', 'run_offline', 'run_hf_generate', 'cpu_vs_hf',
-           'run_bench', 'main']
+           'RequestResult', 'send_one', 'summarize', 'bench_serve', 'load_jsonl', 'plot_curve', 'run_bench', 'main']
 
-# %% ../nbs/09_bench.ipynb #6f8d9a4e
-import argparse, json, os, platform, random, sys, time
+# %% ../nbs/09_bench.ipynb #af991467
+import argparse, asyncio, json, os, platform, random, sys, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .engine import LLM, SamplingParams
 
-# %% ../nbs/09_bench.ipynb #22d03c0c
+# %% ../nbs/09_bench.ipynb #73286f24
 def random_token_workload(num_prompts: int, input_len: int, output_len: int, range_ratio: float = 0.0, seed: int = 0,
                           vocab_size: int = 32000) -> list[tuple[list[int], int]]:
     "vLLM-style random dataset: (prompt token ids, output length) pairs."
@@ -36,7 +37,7 @@ def text_workload(num_prompts: int = 24, words: tuple[int, int] = (12, 200), new
     rng = random.Random(seed)
     return [(' '.join(rng.choice(WORDS) for _ in range(rng.randint(*words))), rng.randint(*new_tokens)) for _ in range(num_prompts)]
 
-# %% ../nbs/09_bench.ipynb #dddf5b49
+# %% ../nbs/09_bench.ipynb #cfdd9fcf
 def machine() -> dict:
     "What the numbers were measured on."
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
@@ -55,7 +56,7 @@ def run_offline(llm: LLM, workload, warmup: bool = True) -> dict:
     return dict(seconds=dt, requests=len(outs), input_tokens=n_in, output_tokens=n_out,
                 output_tok_s=n_out / dt, total_tok_s=(n_in + n_out) / dt, requests_s=len(outs) / dt)
 
-# %% ../nbs/09_bench.ipynb #44c987fc
+# %% ../nbs/09_bench.ipynb #3f2f0c06
 @torch.inference_mode()
 def run_hf_generate(model, tokenizer, workload, batch_size: int | None = None) -> dict:
     "transformers' batched greedy generate over `workload` (left padding, all rows to the longest output)."
@@ -86,7 +87,105 @@ def cpu_vs_hf(num_prompts: int = 24, seed: int = 0, dtype: str = 'float32') -> d
     return dict(machine=machine(), dtype=dtype, workload=dict(num_prompts=num_prompts, words=[12, 200], new_tokens=[16, 96], seed=seed, ignore_eos=True),
                 nano_serve=ours, transformers=hf, speedup=ours['output_tok_s'] / hf['useful_tok_s'])
 
-# %% ../nbs/09_bench.ipynb #55f66c0f
+# %% ../nbs/09_bench.ipynb #39d92bf4
+@dataclass
+class RequestResult:
+    "One request's outcome as the client saw it."
+    ok: bool
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    ttft: float = 0.0
+    latency: float = 0.0
+    itl: list = None
+    error: str = ''
+
+async def send_one(client, model: str, prompt, max_tokens: int, timeout: float) -> RequestResult:
+    "Stream one completion and time it."
+    t0 = time.perf_counter(); first = last = None; itl, usage = [], None
+    try:
+        stream = await asyncio.wait_for(client.completions.create(model=model, prompt=prompt, max_tokens=max_tokens, temperature=0,
+                                                                  stream=True, stream_options={'include_usage': True},
+                                                                  extra_body={'ignore_eos': True}), timeout)
+        async def consume():
+            nonlocal first, last, usage
+            async for chunk in stream:
+                now = time.perf_counter()
+                if chunk.choices and chunk.choices[0].text:
+                    if first is None: first = now
+                    else: itl.append(now - last)
+                    last = now
+                if chunk.usage: usage = chunk.usage
+        await asyncio.wait_for(consume(), timeout)
+    except Exception as e:
+        return RequestResult(False, error=f'{type(e).__name__}: {e}'[:300])
+    end = time.perf_counter()
+    if usage is None: return RequestResult(False, error='no usage in the stream')
+    return RequestResult(True, usage.prompt_tokens, usage.completion_tokens, (first or end) - t0, end - t0, itl)
+
+# %% ../nbs/09_bench.ipynb #b7af0cb2
+def summarize(results: list[RequestResult], duration: float) -> dict:
+    "vLLM bench-serve style metrics from request results."
+    ok = [r for r in results if r.ok]
+    out_tok, in_tok = sum(r.output_tokens for r in ok), sum(r.prompt_tokens for r in ok)
+    res = {'completed': len(ok), 'failed': len(results) - len(ok), 'duration': duration, 'total_input_tokens': in_tok,
+           'total_output_tokens': out_tok, 'request_throughput': len(ok) / duration, 'output_throughput': out_tok / duration,
+           'total_token_throughput': (in_tok + out_tok) / duration}
+    series = {'ttft': [r.ttft for r in ok], 'tpot': [(r.latency - r.ttft) / (r.output_tokens - 1) for r in ok if r.output_tokens > 1],
+              'itl': [x for r in ok for x in r.itl], 'e2el': [r.latency for r in ok]}
+    for k, xs in series.items():
+        xs = np.array(xs) * 1e3 if xs else np.array([float('nan')])
+        res.update({f'mean_{k}_ms': float(xs.mean()), f'median_{k}_ms': float(np.median(xs)), f'p99_{k}_ms': float(np.percentile(xs, 99))})
+    errors = [r.error for r in results if not r.ok]
+    if errors: res['errors'] = errors[:5]
+    return res
+
+# %% ../nbs/09_bench.ipynb #843f6d9c
+async def bench_serve(base_url: str, model: str | None, workload: list, request_rate: float = float('inf'),
+                      max_concurrency: int | None = None, seed: int = 0, timeout: float = 300, api_key: str = 'none', progress: bool = True) -> dict:
+    "Send `workload` [(prompt, max_tokens)] to a server at a Poisson `request_rate` (inf: all at once), at most `max_concurrency` in flight."
+    from openai import AsyncOpenAI
+    from tqdm.auto import tqdm
+    client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout)
+    if model is None:
+        try: model = (await asyncio.wait_for(client.models.list(), 10)).data[0].id
+        except Exception as e: raise SystemExit(f'cannot reach an OpenAI-compatible server at {base_url}: {e}') from None
+    rng, gate = np.random.default_rng(seed), asyncio.Semaphore(max_concurrency or len(workload))
+    bar = tqdm(total=len(workload), disable=not progress, desc='requests')
+    async def run(p, n):
+        async with gate: r = await send_one(client, model, p, n, timeout)
+        bar.update(1); return r
+    t0, tasks = time.perf_counter(), []
+    for p, n in workload:
+        tasks.append(asyncio.create_task(run(p, n)))
+        if request_rate != float('inf'): await asyncio.sleep(rng.exponential(1 / request_rate))
+    results = await asyncio.gather(*tasks)
+    bar.close()
+    res = summarize(results, time.perf_counter() - t0)
+    res.update(model_id=model, base_url=base_url, request_rate=request_rate, max_concurrency=max_concurrency, num_prompts=len(workload))
+    return res
+
+def load_jsonl(path: str, default_max_tokens: int) -> list:
+    "Workload from a JSONL file of {'prompt': ..., 'max_tokens': ...} lines."
+    rows = [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+    return [(r['prompt'], r.get('max_tokens', default_max_tokens)) for r in rows]
+
+# %% ../nbs/09_bench.ipynb #fe1d0c23
+def plot_curve(results: list[dict], path: str):
+    "Save latency-versus-throughput plots (HTML) for results at several request rates."
+    from bokeh.plotting import figure, save, output_file
+    from bokeh.layouts import row
+    output_file(path, title='nano-serve: latency vs throughput')
+    xs = [r['output_throughput'] for r in results]
+    figs = []
+    for k, label in [('ttft', 'time to first token'), ('tpot', 'time per output token')]:
+        f = figure(title=f'{label} vs throughput', x_axis_label='output tokens / s', y_axis_label='ms', width=480, height=340)
+        for stat, color in [('median', 'navy'), ('p99', 'firebrick')]:
+            ys = [r[f'{stat}_{k}_ms'] for r in results]
+            f.line(xs, ys, color=color, legend_label=stat, line_width=2); f.scatter(xs, ys, color=color, size=7)
+        f.legend.location = 'top_left'; figs.append(f)
+    save(row(*figs))
+
+# %% ../nbs/09_bench.ipynb #9f409299
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='nano_serve_bench', description='nano-serve benchmarks')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -103,6 +202,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument('--num-prompts', type=int, default=24); c.add_argument('--seed', type=int, default=0)
     c.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'])
     c.add_argument('--output-json', default=None)
+    s = sub.add_parser('serve', help='drive an OpenAI-compatible server with streaming completions')
+    s.add_argument('--base-url', default='http://127.0.0.1:8000/v1'); s.add_argument('--model', default=None, help='default: the first the server lists')
+    s.add_argument('--api-key', default='none')
+    s.add_argument('--dataset', default='random', help="'random' or a JSONL file of {prompt, max_tokens}")
+    s.add_argument('--num-prompts', type=int, default=100); s.add_argument('--input-len', type=int, default=128)
+    s.add_argument('--output-len', type=int, default=64); s.add_argument('--range-ratio', type=float, default=0.0)
+    s.add_argument('--request-rate', default='inf', help="requests per second (Poisson), 'inf' for all at once; several comma-separated for a curve")
+    s.add_argument('--max-concurrency', default=None, help='most requests in flight; several comma-separated for a table')
+    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--timeout', type=float, default=300, help='seconds before a request counts as failed')
+    s.add_argument('--vocab-size', type=int, default=32000, help='token ids of the random dataset are drawn below this')
+    s.add_argument('--plot', default=None, help='with several rates: save the latency-vs-throughput curve here (HTML)')
+    s.add_argument('--no-progress', action='store_true'); s.add_argument('--output-json', default=None)
     return p
 
 def run_bench(argv=None) -> dict:
@@ -113,6 +225,15 @@ def run_bench(argv=None) -> dict:
                   max_num_batched_tokens=a.max_num_batched_tokens, num_kv_blocks=a.num_kv_blocks, seed=a.seed)
         wl = random_token_workload(a.num_prompts, a.input_len, a.output_len, a.range_ratio, a.seed, llm.model.config.vocab_size)
         res = dict(machine=machine(), args=vars(a), **run_offline(llm, wl))
+    elif a.cmd == 'serve':
+        wl = (random_token_workload(a.num_prompts, a.input_len, a.output_len, a.range_ratio, a.seed, a.vocab_size)
+              if a.dataset == 'random' else load_jsonl(a.dataset, a.output_len))
+        rates = [float(r) for r in a.request_rate.split(',')]
+        concs = [int(c) for c in a.max_concurrency.split(',')] if a.max_concurrency else [None]
+        runs = [asyncio.run(bench_serve(a.base_url, a.model, wl, r, c, a.seed, a.timeout, a.api_key, not a.no_progress))
+                for r in rates for c in concs]
+        if a.plot and len(runs) > 1: plot_curve(runs, a.plot)
+        res = dict(machine=machine(), args=vars(a), **runs[0]) if len(runs) == 1 else dict(machine=machine(), args=vars(a), runs=runs)
     else: res = cpu_vs_hf(a.num_prompts, a.seed, a.dtype)
     text = json.dumps(res, indent=1)
     print(text)
@@ -122,3 +243,7 @@ def run_bench(argv=None) -> dict:
 def main():
     "Entry point of the `nano_serve_bench` command."
     run_bench(sys.argv[1:])
+
+# %% ../nbs/09_bench.ipynb #20215fef
+#| eval: false
+if __name__ == '__main__': main()

@@ -7,7 +7,7 @@ __all__ = ['BUCKETS', 'HISTOGRAMS', 'apply_penalties', 'filter_probs', 'TokenLog
            'prepare_inputs', 'ModelRunner', 'graph_batch_sizes', 'CUDAGraphDecoder', 'IncrementalDetokenizer',
            'find_stop', 'held_back', 'CompletionOutput', 'RequestOutput', 'StepRecord', 'Histogram', 'Metrics', 'LLM']
 
-# %% ../nbs/06_engine.ipynb #4b0890e3
+# %% ../nbs/06_engine.ipynb #e556dcea
 import itertools, threading, time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, Chun
                                   RecomputePreemption)
 from .preemption import SwapPreemption, copy_blocks, swap_pool_blocks
 
-# %% ../nbs/06_engine.ipynb #cfb37907
+# %% ../nbs/06_engine.ipynb #ca49b1c2
 def apply_penalties(logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
     "Repetition, presence and frequency penalties, in place, for the rows whose params ask for them."
     for i, c in enumerate(chunks):
@@ -49,7 +49,7 @@ def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.T
     if (min_p > 0).any(): probs = probs.masked_fill(probs < min_p[:, None] * probs.max(-1, keepdim=True).values, 0.0)
     return probs / probs.sum(-1, keepdim=True)
 
-# %% ../nbs/06_engine.ipynb #66db6831
+# %% ../nbs/06_engine.ipynb #615f455f
 @dataclass
 class TokenLogprobs:
     "The sampled token's log-probability and the top alternatives at that position."
@@ -65,7 +65,7 @@ class StepResult:
     forward_seconds: float = 0.0
     sample_seconds: float = 0.0
 
-# %% ../nbs/06_engine.ipynb #bddc886f
+# %% ../nbs/06_engine.ipynb #18e59e9e
 class Sampler:
     "Turns the last-position logits of sampling rows into tokens, with per-request random generators."
     def __init__(self, seed: int = 0):
@@ -105,7 +105,7 @@ class Sampler:
                                                                list(zip(top.indices.tolist(), top.values.tolist())) if k else [])
         return res
 
-# %% ../nbs/06_engine.ipynb #a42e447a
+# %% ../nbs/06_engine.ipynb #c0d13172
 @dataclass
 class ModelInputs:
     "The flat tensors of one step."
@@ -125,7 +125,7 @@ def prepare_inputs(chunks: list[Chunk], block_size: int, device) -> ModelInputs:
     as_long = lambda x: torch.tensor(x, dtype=torch.long, device=device)
     return ModelInputs(as_long(ids), as_long(pos), meta, as_long(rows))
 
-# %% ../nbs/06_engine.ipynb #33b6ab26
+# %% ../nbs/06_engine.ipynb #b77c5f60
 class ModelRunner:
     "Runs the model over a scheduled batch on its KV cache (and swap pool) and samples."
     def __init__(self, model, cache: KVCache, sampler: Sampler, attend=None, swap_cache: KVCache | None = None, graphs=None):
@@ -151,7 +151,7 @@ class ModelRunner:
         res.forward_seconds, res.sample_seconds = t1 - t0, time.perf_counter() - t1
         return res
 
-# %% ../nbs/06_engine.ipynb #cb097a9b
+# %% ../nbs/06_engine.ipynb #af3dde34
 def graph_batch_sizes(max_batch: int) -> list[int]:
     "Batch-size buckets to capture: 1, 2, 4, 8, then multiples of 16 up to `max_batch`."
     return [b for b in (1, 2, 4, 8) if b <= max_batch] + list(range(16, max_batch + 1, 16))
@@ -206,7 +206,7 @@ class CUDAGraphDecoder:
         g.replay()
         return out[:n]
 
-# %% ../nbs/06_engine.ipynb #41a69807
+# %% ../nbs/06_engine.ipynb #8062a649
 class IncrementalDetokenizer:
     "Turns a growing list of token ids into text, never splitting a multi-byte character."
     def __init__(self, tokenizer, skip_special_tokens: bool = True):
@@ -233,7 +233,7 @@ def held_back(text: str, stops: list[str]) -> int:
     "Length of the longest tail of `text` that is a proper prefix of some stop string (not yet safe to show)."
     return max((k for s in stops for k in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:k])), default=0)
 
-# %% ../nbs/06_engine.ipynb #682c58a0
+# %% ../nbs/06_engine.ipynb #b24238c3
 @dataclass
 class CompletionOutput:
     "One completion of a prompt."
@@ -258,7 +258,7 @@ class RequestOutput:
     @property
     def finished(self) -> bool: return all(o.finished for o in self.outputs)
 
-# %% ../nbs/06_engine.ipynb #e8fd6ac5
+# %% ../nbs/06_engine.ipynb #ee549918
 @dataclass
 class StepRecord:
     "What happened in one engine step."
@@ -342,7 +342,7 @@ class Metrics:
             return dict(steps=list(self.steps), finished=list(self.finished), counters=Counter(self.counters),
                         finish_reasons=Counter(self.finish_reasons), hists=copy.deepcopy(self.hists))
 
-# %% ../nbs/06_engine.ipynb #094e6c55
+# %% ../nbs/06_engine.ipynb #0a223076
 class LLM:
     "An offline engine: load a model, size the KV cache, and serve many requests with continuous batching."
     def __init__(self, model=None, device=None, dtype=None, num_kv_blocks: int | None = None, block_size: int = 16,
@@ -369,10 +369,11 @@ class LLM:
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
                                    PriorityPolicy() if scheduling_policy == 'priority' else FCFS(), preemption, self.max_model_len)
         attend, graphs = None, None
-        if self.device.type == 'cuda':   # Triton kernels; CUDA graphs for decode unless enforce_eager
+        if self.device.type == 'cuda':   # Triton attention; fused elementwise kernels and CUDA graphs for decode unless enforce_eager
             from nano_serve.kernels import paged_attention_triton
             attend = paged_attention_triton
             if not enforce_eager:
+                self.model.compile_fusions()
                 graphs = CUDAGraphDecoder(self.model, self.cache, attend, max_num_seqs, -(-self.max_model_len // block_size), n)
         self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs)
         self.metrics = Metrics(kv_blocks_total=n)
@@ -382,7 +383,7 @@ class LLM:
 
 def _first(x): return x[0] if isinstance(x, (list, tuple)) else x
 
-# %% ../nbs/06_engine.ipynb #1336cae2
+# %% ../nbs/06_engine.ipynb #edea6b6b
 @dataclass
 class _OutputState:
     "What the engine keeps per request to build its outputs (text so far, logprobs, time of its last token)."
@@ -429,7 +430,7 @@ def enqueue(self: LLM, req: Request, prompt: str | None = None) -> str:
     self._states[req.request_id] = _OutputState(req, prompt, detok)
     return req.request_id
 
-# %% ../nbs/06_engine.ipynb #39314805
+# %% ../nbs/06_engine.ipynb #dd601d19
 @patch
 def step(self: LLM) -> list[RequestOutput]:
     "Run one engine step; the outputs of the requests that got a token or finished."
@@ -490,7 +491,7 @@ def abort(self: LLM, request_id: str):
 @patch
 def has_unfinished(self: LLM) -> bool: return self.scheduler.has_unfinished()
 
-# %% ../nbs/06_engine.ipynb #aa8a62ea
+# %% ../nbs/06_engine.ipynb #ac87e05f
 @patch
 def generate(self: LLM, prompts, sampling_params=None, use_tqdm: bool = True, priority=None) -> list[RequestOutput]:
     "Complete each prompt (text or token ids); outputs in input order."

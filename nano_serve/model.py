@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED', 'rope_parameters',
-           'head_dim', 'RotaryEmbedding', 'apply_rotary', 'RMSNorm', 'MLP', 'Attention', 'DecoderLayer', 'Decoder',
-           'CausalLM', 'causal_attention', 'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name',
-           'unpermute_rotary_rows', 'read_gguf_weights', 'read_safetensors_weights', 'pack_weights', 'build_model',
-           'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model',
-           'max_rel_error', 'generate_greedy']
+           'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
+           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'causal_attention', 'bundled_model_path',
+           'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'read_gguf_weights',
+           'read_safetensors_weights', 'pack_weights', 'build_model', 'default_device', 'resolve_dtype',
+           'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'generate_greedy']
 
-# %% ../nbs/00_model.ipynb #4312a3c5
+# %% ../nbs/00_model.ipynb #58cf05ae
 import functools, importlib.metadata, importlib.resources, json
 from pathlib import Path
 from typing import Callable
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoTokenizer, PretrainedConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-# %% ../nbs/00_model.ipynb #909408b1
+# %% ../nbs/00_model.ipynb #1339f1f3
 SUPPORTED_MODEL_TYPES = ('llama', 'mistral', 'qwen2', 'qwen3')
 
 def rope_parameters(config) -> dict:
@@ -34,7 +34,7 @@ def head_dim(config) -> int:
     "Width of one attention head (Qwen3 sets it explicitly; older configs derive it)."
     return getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
 
-# %% ../nbs/00_model.ipynb #573b9fcb
+# %% ../nbs/00_model.ipynb #8a482a4b
 class RotaryEmbedding:
     "Precomputed cos/sin tables for rotary position embeddings, indexed by position."
     def __init__(self, config, device=None):
@@ -57,32 +57,49 @@ def apply_rotary(x: torch.Tensor, cos_sin: tuple[torch.Tensor, torch.Tensor]) ->
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
-# %% ../nbs/00_model.ipynb #18d43cb7
+def norm_rotary_qk(q, k, cos_sin, q_weight=None, k_weight=None, eps: float = 1e-6):
+    "Per-head RMSNorm of q and k when weights are given (Qwen3), then the rotary embedding of both."
+    if q_weight is not None: q, k = rms_norm(q, q_weight, eps)[0], rms_norm(k, k_weight, eps)[0]
+    return apply_rotary(q, cos_sin), apply_rotary(k, cos_sin)
+
+# %% ../nbs/00_model.ipynb #6e83ae7b
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None):
+    "RMSNorm in float32 of `x` (plus `residual` first, when given); returns (normed, the sum that is the new residual)."
+    if residual is not None: x = x + residual
+    return F.rms_norm(x.float(), weight.shape, weight.float(), eps).to(x.dtype), x
+
 class RMSNorm(nn.Module):
-    "Root-mean-square layer norm with a learned scale."
+    "Root-mean-square layer norm with a learned scale; optionally adds the residual stream first."
+    kernel = staticmethod(rms_norm)      # CausalLM.compile_fusions swaps in a fused version on CUDA
     def __init__(self, dim: int, eps: float):
         super().__init__()
         self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x.float(), self.weight.shape, self.weight.float(), self.eps).to(x.dtype)
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None):
+        return self.kernel(x, self.weight, self.eps, residual)
+
+def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
+    "SwiGLU's activation: silu(gate) * up, from the packed [gate | up] projection."
+    gate, up = gate_up.chunk(2, dim=-1)
+    return F.silu(gate) * up
 
 class MLP(nn.Module):
     "SwiGLU feed-forward: down(silu(gate(x)) * up(x)), with gate and up packed into one matrix."
+    kernel = staticmethod(silu_mul)
     def __init__(self, config):
         super().__init__()
         h, self.i = config.hidden_size, config.intermediate_size
         self.gate_up_proj, self.down_proj = nn.Linear(h, 2 * self.i, bias=False), nn.Linear(self.i, h, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up_proj(x).split(self.i, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
+        return self.down_proj(self.kernel(self.gate_up_proj(x)))
 
-# %% ../nbs/00_model.ipynb #5e383514
+# %% ../nbs/00_model.ipynb #8f2808eb
 AttentionFn = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 class Attention(nn.Module):
     "Self-attention projections; storing K/V and attending is delegated to an `AttentionFn`."
+    kernel = staticmethod(norm_rotary_qk)
     def __init__(self, config, layer_idx: int):
         super().__init__()
         self.layer_idx, self.d = layer_idx, head_dim(config)
@@ -98,13 +115,14 @@ class Attention(nn.Module):
     def forward(self, x, cos_sin, attention: AttentionFn) -> torch.Tensor:
         q, k, v = self.qkv_proj(x).split(self.sizes, dim=-1)
         q, k, v = q.view(-1, self.n_heads, self.d), k.view(-1, self.n_kv, self.d), v.view(-1, self.n_kv, self.d)
-        if hasattr(self, 'q_norm'): q, k = self.q_norm(q), self.k_norm(k)
-        out = attention(self.layer_idx, apply_rotary(q, cos_sin), apply_rotary(k, cos_sin), v)
+        qn = hasattr(self, 'q_norm')
+        q, k = self.kernel(q, k, cos_sin, self.q_norm.weight if qn else None, self.k_norm.weight if qn else None, self.q_norm.eps if qn else 1e-6)
+        out = attention(self.layer_idx, q, k, v)
         return self.o_proj(out.reshape(-1, self.n_heads * self.d))
 
-# %% ../nbs/00_model.ipynb #34b585dd
+# %% ../nbs/00_model.ipynb #29172942
 class DecoderLayer(nn.Module):
-    "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."
+    "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)), with the residual stream carried alongside."
     def __init__(self, config, layer_idx: int):
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
@@ -112,9 +130,11 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x, cos_sin, attention):
-        x = x + self.self_attn(self.input_layernorm(x), cos_sin, attention)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, residual, cos_sin, attention):
+        h, residual = self.input_layernorm(x, residual)          # residual := x + residual; h := norm(residual)
+        h = self.self_attn(h, cos_sin, attention)
+        h, residual = self.post_attention_layernorm(h, residual)
+        return self.mlp(h), residual
 
 class Decoder(nn.Module):
     "Embedding, the stack of decoder layers, and the final norm."
@@ -124,7 +144,7 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-# %% ../nbs/00_model.ipynb #6c53c553
+# %% ../nbs/00_model.ipynb #4806f23c
 class CausalLM(nn.Module):
     "A Llama-family causal language model over flat token batches."
     def __init__(self, config):
@@ -151,21 +171,29 @@ class CausalLM(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, attention: AttentionFn) -> torch.Tensor:
         x = self.model.embed_tokens(input_ids)
-        cos_sin = self.rope(positions, x.dtype)
-        for layer in self.model.layers: x = layer(x, cos_sin, attention)
-        return self.model.norm(x)
+        cos_sin, residual = self.rope(positions, x.dtype), None
+        for layer in self.model.layers: x, residual = layer(x, residual, cos_sin, attention)
+        return self.model.norm(x, residual)[0]
 
     def compute_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         "Vocabulary logits (float32) for the given rows of hidden states."
         return self.lm_head(hidden).float()
 
-# %% ../nbs/00_model.ipynb #1d5503e4
+    def compile_fusions(self):
+        "Fuse each elementwise chain (residual + RMSNorm, q/k norm + rotary, SiLU-and-mul) into one generated kernel."
+        for cls in (RMSNorm, Attention, MLP):
+            fused = torch.compile(cls.kernel, dynamic=True, fullgraph=True)
+            for m in self.modules():
+                if isinstance(m, cls): m.kernel = fused
+        return self
+
+# %% ../nbs/00_model.ipynb #dae3df0e
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     "Causal self-attention of one sequence, `[T, heads, d]` in and out, no cache."
     out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True, enable_gqa=True)
     return out.transpose(0, 1)
 
-# %% ../nbs/00_model.ipynb #60f617d3
+# %% ../nbs/00_model.ipynb #e39e6df4
 CONFIG_DIR = Path(str(importlib.resources.files('nano_serve'))) / 'configs'
 
 def bundled_model_path() -> Path:
@@ -181,7 +209,7 @@ def shipped_configs() -> list[str]:
     "Names of the model shapes shipped with nano-serve (for `load_format='dummy'`)."
     return sorted(p.stem for p in CONFIG_DIR.glob('*.json'))
 
-# %% ../nbs/00_model.ipynb #85d2936a
+# %% ../nbs/00_model.ipynb #afdc91a3
 GGUF_NAMES = {'token_embd': 'model.embed_tokens', 'output_norm': 'model.norm', 'output': 'lm_head'}
 GGUF_LAYER_NAMES = {'attn_norm': 'input_layernorm', 'ffn_norm': 'post_attention_layernorm',
                     'attn_q': 'self_attn.q_proj', 'attn_k': 'self_attn.k_proj', 'attn_v': 'self_attn.v_proj',
@@ -198,7 +226,7 @@ def unpermute_rotary_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     "Undo llama.cpp's interleaving of q/k projection rows (pairs back to halves, per head)."
     return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
-# %% ../nbs/00_model.ipynb #67669703
+# %% ../nbs/00_model.ipynb #fde0e991
 def read_gguf_weights(path: Path, config) -> dict[str, torch.Tensor]:
     "Dequantize every tensor of a GGUF file into a float32 state dict with transformers' names."
     from gguf import GGUFReader
@@ -226,7 +254,7 @@ def read_safetensors_weights(folder: Path) -> dict[str, torch.Tensor]:
         except Exception as e: raise ValueError(f"could not read safetensors file {f}: {e}") from e
     return state
 
-# %% ../nbs/00_model.ipynb #8d0de723
+# %% ../nbs/00_model.ipynb #2d8bf3f5
 PACKED = {'self_attn.qkv_proj': ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'),
           'mlp.gate_up_proj': ('mlp.gate_proj', 'mlp.up_proj')}
 
@@ -239,7 +267,7 @@ def pack_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             state[key.replace(parts[0], packed)] = torch.cat([state.pop(n) for n in names])
     return state
 
-# %% ../nbs/00_model.ipynb #55880131
+# %% ../nbs/00_model.ipynb #e3e81f18
 def build_model(config, state: dict | None, device, dtype) -> CausalLM:
     "Instantiate `CausalLM` for `config` on `device` and fill it from `state` (random weights if `state` is None)."
     with torch.device('meta'): model = CausalLM(config).to(dtype)
@@ -258,7 +286,7 @@ def build_model(config, state: dict | None, device, dtype) -> CausalLM:
             raise ValueError(f"weights do not match the {config.model_type} architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.eval().init_rope()
 
-# %% ../nbs/00_model.ipynb #1e0fdf93
+# %% ../nbs/00_model.ipynb #aff65b5e
 def default_device() -> torch.device:
     "CUDA when available, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -271,7 +299,7 @@ def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype not in names: raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(names)}")
     return names[dtype]
 
-# %% ../nbs/00_model.ipynb #d488833c
+# %% ../nbs/00_model.ipynb #0c5f73e5
 def resolve_model_source(model: str | Path | None, load_format: str) -> tuple[str, Path | None]:
     "Classify `model` as ('gguf', file), ('hf', folder) or ('config', shipped json)."
     if model is None: return 'gguf', bundled_model_path()
@@ -300,7 +328,7 @@ def load_tokenizer(kind: str, path: Path):
     if kind == 'gguf': return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     return AutoTokenizer.from_pretrained(str(path))
 
-# %% ../nbs/00_model.ipynb #591a1094
+# %% ../nbs/00_model.ipynb #8917b5b2
 def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto'):
     "Load `(CausalLM, tokenizer)` from the bundled GGUF, a GGUF file, a Hugging Face folder, or a shipped config (dummy)."
     if load_format not in ('auto', 'dummy'): raise ValueError(f"load_format must be 'auto' or 'dummy', not {load_format!r}")
@@ -315,12 +343,12 @@ def load_model(model: str | Path | None = None, device=None, dtype=None, load_fo
     else: state = read_safetensors_weights(path)
     return build_model(config, state, device, dtype), load_tokenizer(kind, path)
 
-# %% ../nbs/00_model.ipynb #6c73f8a6
+# %% ../nbs/00_model.ipynb #e54a05b9
 def max_rel_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
     "Largest absolute difference, relative to the largest magnitude in `ref`."
     return ((ours.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
 
-# %% ../nbs/00_model.ipynb #3073c9c5
+# %% ../nbs/00_model.ipynb #003ea79f
 @torch.inference_mode()
 def generate_greedy(model: CausalLM, tokenizer, prompt: str, max_tokens: int = 32) -> str:
     "Greedy chat completion with no KV cache (quadratic work): the baseline every later layer improves on."

@@ -1,0 +1,41 @@
+"""Engine throughput with the dashboard open versus closed, in one run (issue 6's overhead target: under 3%).
+
+    python bench/dashboard_overhead.py      # prints and writes bench/results/dashboard-overhead.json
+Starts nano_serve_server on a free port, runs `nano_serve_bench serve` (random prompts, fixed concurrency) three
+times alternating closed / open (a headless Chromium showing /dashboard), and compares output tokens per second.
+"""
+import asyncio, json, subprocess, sys, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
+from conftest import Server
+from nano_serve.bench import bench_serve, random_token_workload, machine
+
+ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync']
+
+
+def run(server, wl):
+    return asyncio.run(bench_serve(f'{server.base}/v1', None, wl, max_concurrency=16, progress=False))['output_throughput']
+
+
+if __name__ == '__main__':
+    from playwright.sync_api import sync_playwright
+    s = Server('--max-num-seqs', '16')
+    wl = random_token_workload(48, 64, 48, 0.0, seed=0, vocab_size=40000)
+    closed, opened = [], []
+    try:
+        run(s, wl[:8])  # warm-up
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path='/usr/bin/chromium', args=ARGS)
+            for _ in range(3):
+                closed.append(run(s, wl))
+                page = browser.new_page(viewport={'width': 1400, 'height': 1500}); page.goto(f'{s.base}/dashboard'); time.sleep(2)
+                opened.append(run(s, wl))
+                page.close()
+            browser.close()
+    finally: s.stop()
+    c, o = sorted(closed)[1], sorted(opened)[1]
+    res = {'machine': machine(), 'output_tok_s_closed': closed, 'output_tok_s_open': opened, 'median_closed': c, 'median_open': o,
+           'overhead_perc': 100 * (c - o) / c, 'workload': '48 random prompts, 64 in / 48 out, concurrency 16, bundled model on CPU'}
+    print(json.dumps(res, indent=1))
+    Path(__file__).parent.joinpath('results', 'dashboard-overhead.json').write_text(json.dumps(res, indent=1) + '\n')
