@@ -15,7 +15,10 @@ ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-f
 
 
 def run(server, wl):
-    return asyncio.run(bench_serve(f'{server.base}/v1', None, wl, max_concurrency=16, progress=False))['output_throughput']
+    "Output tokens/s of one benchmark pass (in its own thread: playwright's sync API owns this thread's event loop)."
+    from concurrent.futures import ThreadPoolExecutor
+    coro = lambda: asyncio.run(bench_serve(f'{server.base}/v1', None, wl, max_concurrency=16, progress=False))
+    with ThreadPoolExecutor(1) as ex: return ex.submit(coro).result()['output_throughput']
 
 
 if __name__ == '__main__':
