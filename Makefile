@@ -19,6 +19,6 @@ export:  ## notebooks -> package and README
 test: install export
 	@git diff --quiet -- nano_serve README.md && test -z "$$(git ls-files --others --exclude-standard -- nano_serve README.md)" \
 	  || { echo "nano_serve/ or README.md differ from the notebooks: run 'make export' and commit"; git status --short -- nano_serve README.md; exit 1; }
-	@# without a GPU, Triton kernels run in its interpreter; set before any worker imports triton
-	TRITON_INTERPRET=$$($(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)") nbdev_test --n_workers 2 --do_print
+	@# two notebooks at once, one thread each (2 cores); without a GPU, Triton kernels run in its interpreter
+	OMP_NUM_THREADS=1 TRITON_INTERPRET=$$($(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)") nbdev_test --n_workers 2 --do_print
 	$(PYTHON) -m pytest -q tests

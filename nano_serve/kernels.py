@@ -6,7 +6,7 @@
 __all__ = ['LOG2E', 'sm_count', 'default_num_splits', 'paged_decode_attention', 'prefill_tiles', 'paged_prefill_attention',
            'paged_attention_triton']
 
-# %% ../nbs/05_kernels.ipynb #1542233a
+# %% ../nbs/05_kernels.ipynb #4b21c095
 import functools
 
 import torch
@@ -15,7 +15,7 @@ import triton.language as tl
 
 from .cache import AttentionMetadata
 
-# %% ../nbs/05_kernels.ipynb #1c2c84e2
+# %% ../nbs/05_kernels.ipynb #d6b031ed
 @triton.jit
 def _load_kv_tile(cache, table_row, pos, valid, kv_head, d, d_ok, stride_b, stride_s, stride_h, BLOCK_SIZE: tl.constexpr):
     "Load `[len(pos), D]` keys or values of one kv head at context positions `pos`, through one request's block table."
@@ -37,7 +37,7 @@ def _online_softmax_step(q, k, v, allowed, m, l, acc, scale_log2, PRECISION: tl.
     acc = acc * alpha[:, None] + tl.dot(p_v, v, input_precision=PRECISION)
     return m_new, l * alpha + tl.sum(p, 1), acc
 
-# %% ../nbs/05_kernels.ipynb #87fe2c06
+# %% ../nbs/05_kernels.ipynb #59bd4ec3
 LOG2E = 1.4426950408889634
 
 def _group_pad(group: int) -> int:
@@ -61,7 +61,7 @@ def _check_shapes(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor)
     if k_cache.stride(3) != 1 or v_cache.stride(3) != 1: raise ValueError("the cache's head dimension must be contiguous")
     return heads, kv_heads, heads // kv_heads
 
-# %% ../nbs/05_kernels.ipynb #2164ac6b
+# %% ../nbs/05_kernels.ipynb #d567e19a
 @triton.jit
 def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_lens, query_start_loc, rows,
                    scale_log2, stride_qt, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh,
@@ -104,7 +104,7 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
         tl.store(L_part + part, l, mask=g_ok)
         tl.store(Acc_part + part[:, None] * HEAD_DIM + d[None, :], acc, mask=g_ok[:, None] & d_ok[None, :])
 
-# %% ../nbs/05_kernels.ipynb #2d66b6c8
+# %% ../nbs/05_kernels.ipynb #56efde93
 @triton.jit
 def _decode_reduce_kernel(O, M_part, L_part, Acc_part, query_start_loc, rows, stride_ot, stride_oh,
                           NUM_SPLITS: tl.constexpr, SPLITS_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
@@ -124,7 +124,7 @@ def _decode_reduce_kernel(O, M_part, L_part, Acc_part, query_start_loc, rows, st
     out = tl.sum(acc * w[:, None], 0) / tl.sum(l * w, 0)
     tl.store(O + tok * stride_ot + head * stride_oh + d, out.to(O.dtype.element_ty), mask=d_ok)
 
-# %% ../nbs/05_kernels.ipynb #b170a2f4
+# %% ../nbs/05_kernels.ipynb #7d842a6f
 @functools.lru_cache
 def sm_count(device: torch.device) -> int:
     "Multiprocessors of a CUDA device (a small stand-in on the CPU, where the interpreter runs programs one by one)."
@@ -134,7 +134,7 @@ def default_num_splits(rows: int, kv_heads: int, device: torch.device, max_split
     "Context splits per decode row so that the grid holds about two programs per multiprocessor."
     return max(1, min(max_splits, -(-2 * sm_count(device) // max(1, rows * kv_heads))))
 
-# %% ../nbs/05_kernels.ipynb #1cd05c5c
+# %% ../nbs/05_kernels.ipynb #87bb6242
 def _decode_requests(meta: AttentionMetadata, num_rows: int) -> torch.Tensor | None:
     "Request index of each decode row, or None when every request is a decode row."
     if meta.block_tables.shape[0] == num_rows: return None
@@ -143,7 +143,7 @@ def _decode_requests(meta: AttentionMetadata, num_rows: int) -> torch.Tensor | N
         meta.memo['triton_decode'] = torch.tensor(idx, dtype=torch.int32, device=meta.block_tables.device)
     return meta.memo['triton_decode']
 
-# %% ../nbs/05_kernels.ipynb #897e2783
+# %% ../nbs/05_kernels.ipynb #6306ba2d
 def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
                            scale: float | None = None, num_splits: int | None = None, out: torch.Tensor | None = None,
                            block_n: int = 64) -> torch.Tensor:
@@ -174,7 +174,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
                                           HEAD_DIM=d, D_PAD=triton.next_power_of_2(d), HAS_ROWS=rows is not None)
     return out
 
-# %% ../nbs/05_kernels.ipynb #cbb90a01
+# %% ../nbs/05_kernels.ipynb #67c38d9c
 @triton.jit
 def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, tiles, scale_log2,
                     stride_qt, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh,
@@ -213,7 +213,7 @@ def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, til
     o_offs = (first + tok)[:, None] * stride_ot + heads[:, None] * stride_oh + d[None, :]
     tl.store(O + o_offs, out.to(O.dtype.element_ty), mask=row_ok[:, None] & d_ok[None, :])
 
-# %% ../nbs/05_kernels.ipynb #10b76eab
+# %% ../nbs/05_kernels.ipynb #787787be
 def prefill_tiles(meta: AttentionMetadata, block_q: int, skip_decode: bool = False) -> torch.Tensor:
     "The `[tiles, 2]` (request, first new token) pairs that cover the requests' new tokens `block_q` at a time."
     key = ('triton_tiles', block_q, skip_decode)
@@ -243,7 +243,7 @@ def paged_prefill_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: tor
         UPCAST=_upcast(_prefill_kernel), num_warps=4 if d <= 64 else 8)
     return out
 
-# %% ../nbs/05_kernels.ipynb #077e8d1c
+# %% ../nbs/05_kernels.ipynb #5923cb44
 def paged_attention_triton(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
                            scale: float | None = None, num_splits: int | None = None) -> torch.Tensor:
     "Paged attention with Triton kernels: same arguments and result as `paged_attention_ref`."

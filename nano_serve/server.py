@@ -9,7 +9,7 @@ __all__ = ['log', 'FIELD_TYPES', 'APIError', 'check_types', 'sampling_params', '
            'EngineCollector', 'api_routes', 'metrics_registry', 'build_parser', 'engine_from_args', 'model_name',
            'install_shutdown', 'main', 'free_port', 'wait_ready']
 
-# %% ../nbs/07_server.ipynb #554b15c5
+# %% ../nbs/07_server.ipynb #7c46f2d8
 import argparse, asyncio, json, logging, queue, signal, threading, time, uuid
 from dataclasses import dataclass
 
@@ -22,7 +22,7 @@ from .engine import LLM, RequestOutput, SamplingParams
 
 log = logging.getLogger('nano_serve')
 
-# %% ../nbs/07_server.ipynb #72ba2948
+# %% ../nbs/07_server.ipynb #e15beedb
 class APIError(tornado.web.HTTPError):
     "An error returned to the client as OpenAI's `{'error': {...}}` body (logged by Tornado as one line, no traceback)."
     def __init__(self, message: str, status: int = 400, param: str | None = None, type: str = 'invalid_request_error', code=None):
@@ -34,7 +34,7 @@ class APIError(tornado.web.HTTPError):
     def body(self) -> dict:
         return {'error': {'message': self.message, 'type': self.type, 'param': self.param, 'code': self.code}}
 
-# %% ../nbs/07_server.ipynb #b16e68de
+# %% ../nbs/07_server.ipynb #05884d08
 FIELD_TYPES = {'n': int, 'max_tokens': int, 'max_completion_tokens': int, 'temperature': (int, float), 'top_p': (int, float),
                'top_k': int, 'min_p': (int, float), 'repetition_penalty': (int, float), 'presence_penalty': (int, float),
                'frequency_penalty': (int, float), 'seed': int, 'ignore_eos': bool, 'priority': int, 'stream': bool,
@@ -63,7 +63,7 @@ def sampling_params(body: dict, chat: bool) -> SamplingParams:
     try: return SamplingParams(**kw)
     except ValueError as e: raise APIError(str(e), param=str(e).split()[0]) from None
 
-# %% ../nbs/07_server.ipynb #d0e47259
+# %% ../nbs/07_server.ipynb #9973cb01
 class EngineLoop:
     "Runs an `LLM` in a background thread and routes its outputs to asyncio queues."
     def __init__(self, llm: LLM, max_waiting: int = 256):
@@ -104,7 +104,7 @@ class EngineLoop:
         "Abort everything and end the thread."
         self.stopping = True; self.wake.set()
 
-# %% ../nbs/07_server.ipynb #af2eedd6
+# %% ../nbs/07_server.ipynb #b3f6ce14
 @patch
 def _apply_commands(self: EngineLoop):
     "Apply queued add/abort commands (engine thread)."
@@ -148,7 +148,7 @@ def _run(self: EngineLoop):
     for rid, (loop, q) in list(self.routes.items()):   # shutting down: tell every waiting handler
         self.llm.abort(rid); loop.call_soon_threadsafe(q.put_nowait, RuntimeError('server shutting down'))
 
-# %% ../nbs/07_server.ipynb #8ac998c1
+# %% ../nbs/07_server.ipynb #1807fc84
 class BaseHandler(tornado.web.RequestHandler):
     "Shared behaviour of the API handlers."
     def initialize(self, engine: EngineLoop, model_name: str, api_key: str | None = None):
@@ -181,7 +181,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if m is not None and m != self.model_name:
             raise APIError(f"the model '{m}' does not exist; this server serves '{self.model_name}'", status=404, param='model', code='model_not_found')
 
-# %% ../nbs/07_server.ipynb #d82c3439
+# %% ../nbs/07_server.ipynb #fbc28e80
 @patch
 def make_requests(self: BaseHandler, prompts: list, params: SamplingParams, priority: int) -> list[list]:
     "Validated engine requests, `n` per prompt (raises a 400 on bad input, 429 when the queue is full)."
@@ -215,7 +215,7 @@ async def run_requests(self: BaseHandler, groups: list[list], prompts: list, on_
         queues.append(self.engine.submit(g, p if isinstance(p, str) else None))
     await asyncio.gather(*(drain(gi, q, g) for gi, (q, g) in enumerate(zip(queues, groups))))
 
-# %% ../nbs/07_server.ipynb #b5b33bf8
+# %% ../nbs/07_server.ipynb #4d4d522b
 @patch
 async def send_event(self: BaseHandler, payload):
     "Write one server-sent event and flush it to the client."
@@ -231,7 +231,31 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict:
     "OpenAI's usage object."
     return {'prompt_tokens': prompt_tokens, 'completion_tokens': completion_tokens, 'total_tokens': prompt_tokens + completion_tokens}
 
-# %% ../nbs/07_server.ipynb #9a310e9c
+# %% ../nbs/07_server.ipynb #33e32f9b
+@patch
+async def serve_generation(self: BaseHandler, body: dict, prompts: list, params: SamplingParams, envelope, stream_choices):
+    "Run one API call's requests; returns (final outputs by choice, prompt tokens, output tokens), or None after a stream."
+    groups = self.make_requests(prompts, params, body.get('priority', 0))
+    stream = body.get('stream', False)
+    finals, sent, ntok = {}, {}, {}
+    async def on_output(i, out):
+        c = out.outputs[0]
+        ntok[i] = len(c.token_ids)
+        if not stream:
+            if out.finished: finals[i] = out
+            return
+        first, new = i not in sent, c.text[sent.get(i, 0):]
+        sent[i] = len(c.text)
+        for choices in stream_choices(i, new, c.finish_reason, first): await self.send_event(envelope(choices))
+    if stream: self.start_stream()
+    try: await self.run_requests(groups, prompts, on_output)
+    except StreamClosedError: return None   # the client left; its requests were aborted on close
+    n_prompt, n_out = sum(len(g[0].prompt_token_ids) for g in groups), sum(ntok.values())
+    if not stream: return finals, n_prompt, n_out
+    if (body.get('stream_options') or {}).get('include_usage'): await self.send_event(envelope([], usage=usage(n_prompt, n_out)))
+    await self.send_event('[DONE]')
+
+# %% ../nbs/07_server.ipynb #9a06feae
 def normalize_prompts(prompt) -> list:
     "The request's `prompt` as a list of prompts (strings or token-id lists), or a 400."
     if isinstance(prompt, str): return [prompt]
@@ -249,46 +273,30 @@ def completion_logprobs(llm: LLM, lps: list, offset: int = 0) -> dict:
     return {'tokens': tokens, 'token_logprobs': [lp.logprob for lp in lps],
             'top_logprobs': [{text(t): v for t, v in lp.top} for lp in lps], 'text_offset': offsets}
 
-# %% ../nbs/07_server.ipynb #fc0c1fed
+# %% ../nbs/07_server.ipynb #b28c8574
 class CompletionsHandler(BaseHandler):
     "POST /v1/completions"
     async def post(self):
         body = self.json_body(); self.check_model(body)
         if 'prompt' not in body: raise APIError("'prompt' is required", param='prompt')
         prompts, params = normalize_prompts(body['prompt']), sampling_params(body, chat=False)
-        groups = self.make_requests(prompts, params, body.get('priority', 0))
-        cid, created, stream, echo = f'cmpl-{uuid.uuid4().hex}', int(time.time()), body.get('stream', False), body.get('echo', False)
-        include_usage = stream and (body.get('stream_options') or {}).get('include_usage', False)
-        finals, sent, ntok = {}, {}, {}
-        def prefix(i): return (prompts[i // params.n] if isinstance(prompts[i // params.n], str) else '') if echo else ''
-        async def on_output(i, out):
-            c = out.outputs[0]
-            ntok[i] = len(c.token_ids)
-            if not stream:
-                if out.finished: finals[i] = out
-                return
-            delta = (prefix(i) if i not in sent else '') + c.text[sent.get(i, 0):]
-            sent[i] = len(c.text)
-            if delta or c.finished:
-                await self.send_event({'id': cid, 'object': 'text_completion', 'created': created, 'model': self.model_name,
-                                       'choices': [{'index': i, 'text': delta, 'logprobs': None, 'finish_reason': c.finish_reason}]})
-        if stream: self.start_stream()
-        try: await self.run_requests(groups, prompts, on_output)
-        except StreamClosedError: return
-        n_prompt, n_out = sum(len(g[0].prompt_token_ids) for g in groups), sum(ntok.values())
-        if stream:
-            if include_usage: await self.send_event({'id': cid, 'object': 'text_completion', 'created': created, 'model': self.model_name,
-                                                     'choices': [], 'usage': usage(n_prompt, n_out)})
-            await self.send_event('[DONE]'); return
-        choices = []
-        for i in sorted(finals):
-            c = finals[i].outputs[0]
-            choices.append({'index': i, 'text': prefix(i) + c.text, 'finish_reason': c.finish_reason,
-                            'logprobs': completion_logprobs(self.engine.llm, c.logprobs, len(prefix(i))) if c.logprobs is not None else None})
-        self.write({'id': cid, 'object': 'text_completion', 'created': created, 'model': self.model_name,
-                    'choices': choices, 'usage': usage(n_prompt, n_out)})
+        cid, created = f'cmpl-{uuid.uuid4().hex}', int(time.time())
+        def prefix(i): return (prompts[i // params.n] if isinstance(prompts[i // params.n], str) else '') if body.get('echo') else ''
+        def envelope(choices, **extra):
+            return {'id': cid, 'object': 'text_completion', 'created': created, 'model': self.model_name, 'choices': choices, **extra}
+        def stream_choices(i, new, finish, first):
+            text = (prefix(i) if first else '') + new
+            return [[{'index': i, 'text': text, 'logprobs': None, 'finish_reason': finish}]] if text or finish else []
+        done = await self.serve_generation(body, prompts, params, envelope, stream_choices)
+        if done is None: return
+        finals, n_prompt, n_out = done
+        llm = self.engine.llm
+        choices = [{'index': i, 'text': prefix(i) + c.text, 'finish_reason': c.finish_reason,
+                    'logprobs': completion_logprobs(llm, c.logprobs, len(prefix(i))) if c.logprobs is not None else None}
+                   for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals))]
+        self.write(envelope(choices, usage=usage(n_prompt, n_out)))
 
-# %% ../nbs/07_server.ipynb #49da434e
+# %% ../nbs/07_server.ipynb #48a84bf8
 def chat_prompt(llm: LLM, messages) -> str:
     "The chat template applied to OpenAI-style messages, or a 400."
     if not isinstance(messages, list) or not messages: raise APIError("'messages' must be a non-empty list", param='messages')
@@ -305,43 +313,30 @@ def chat_logprobs(llm: LLM, lps: list) -> dict:
     return {'content': [{'token': text(lp.token_id), 'logprob': lp.logprob, 'bytes': list(text(lp.token_id).encode()),
                          'top_logprobs': [{'token': text(t), 'logprob': v, 'bytes': list(text(t).encode())} for t, v in lp.top]} for lp in lps]}
 
-# %% ../nbs/07_server.ipynb #595f1d6b
+# %% ../nbs/07_server.ipynb #f11e1fae
 class ChatCompletionsHandler(BaseHandler):
     "POST /v1/chat/completions"
     async def post(self):
         body = self.json_body(); self.check_model(body)
         if 'messages' not in body: raise APIError("'messages' is required", param='messages')
         prompt, params = chat_prompt(self.engine.llm, body['messages']), sampling_params(body, chat=True)
-        groups = self.make_requests([prompt], params, body.get('priority', 0))
-        cid, created, stream = f'chatcmpl-{uuid.uuid4().hex}', int(time.time()), body.get('stream', False)
-        include_usage = stream and (body.get('stream_options') or {}).get('include_usage', False)
-        finals, sent, ntok = {}, {}, {}
-        chunk = lambda choices, **kw: {'id': cid, 'object': 'chat.completion.chunk', 'created': created, 'model': self.model_name, 'choices': choices, **kw}
-        async def on_output(i, out):
-            c = out.outputs[0]
-            ntok[i] = len(c.token_ids)
-            if not stream:
-                if out.finished: finals[i] = out
-                return
-            if i not in sent: await self.send_event(chunk([{'index': i, 'delta': {'role': 'assistant', 'content': ''}, 'finish_reason': None}]))
-            delta = c.text[sent.get(i, 0):]
-            sent[i] = len(c.text)
-            if delta or c.finished:
-                await self.send_event(chunk([{'index': i, 'delta': {'content': delta} if delta else {}, 'logprobs': None, 'finish_reason': c.finish_reason}]))
-        if stream: self.start_stream()
-        try: await self.run_requests(groups, [prompt], on_output)
-        except StreamClosedError: return
-        n_prompt, n_out = len(groups[0][0].prompt_token_ids), sum(ntok.values())
-        if stream:
-            if include_usage: await self.send_event(chunk([], usage=usage(n_prompt, n_out)))
-            await self.send_event('[DONE]'); return
-        choices = [{'index': i, 'message': {'role': 'assistant', 'content': finals[i].outputs[0].text},
-                    'logprobs': chat_logprobs(self.engine.llm, finals[i].outputs[0].logprobs) if finals[i].outputs[0].logprobs is not None else None,
-                    'finish_reason': finals[i].outputs[0].finish_reason} for i in sorted(finals)]
-        self.write({'id': cid, 'object': 'chat.completion', 'created': created, 'model': self.model_name,
-                    'choices': choices, 'usage': usage(n_prompt, n_out)})
+        cid, created = f'chatcmpl-{uuid.uuid4().hex}', int(time.time())
+        def envelope(choices, **extra):
+            return {'id': cid, 'object': 'chat.completion.chunk', 'created': created, 'model': self.model_name, 'choices': choices, **extra}
+        def stream_choices(i, new, finish, first):
+            out = [[{'index': i, 'delta': {'role': 'assistant', 'content': ''}, 'finish_reason': None}]] if first else []
+            if new or finish: out.append([{'index': i, 'delta': {'content': new} if new else {}, 'logprobs': None, 'finish_reason': finish}])
+            return out
+        done = await self.serve_generation(body, [prompt], params, envelope, stream_choices)
+        if done is None: return
+        finals, n_prompt, n_out = done
+        llm = self.engine.llm
+        choices = [{'index': i, 'message': {'role': 'assistant', 'content': c.text}, 'finish_reason': c.finish_reason,
+                    'logprobs': chat_logprobs(llm, c.logprobs) if c.logprobs is not None else None}
+                   for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals))]
+        self.write({**envelope(choices, usage=usage(n_prompt, n_out)), 'object': 'chat.completion'})
 
-# %% ../nbs/07_server.ipynb #66ac8c47
+# %% ../nbs/07_server.ipynb #de0098a2
 class ModelsHandler(BaseHandler):
     "GET /v1/models"
     def get(self):
@@ -364,7 +359,7 @@ class MetricsHandler(BaseHandler):
         self.set_header('Content-Type', CONTENT_TYPE_LATEST)
         self.write(generate_latest(self.registry))
 
-# %% ../nbs/07_server.ipynb #e2446d40
+# %% ../nbs/07_server.ipynb #5a3a0045
 def hardware_stats() -> dict:
     "CPU utilization and this process's memory (psutil); GPU utilization and memory (NVML) when a GPU is present."
     import psutil
@@ -419,7 +414,7 @@ class EngineCollector:
             f.add_metric(name, buckets, sum_value=h.total)
             yield f
 
-# %% ../nbs/07_server.ipynb #93004f72
+# %% ../nbs/07_server.ipynb #f94ed06e
 def api_routes(engine: EngineLoop, model_name: str, api_key: str | None = None, registry=None) -> list:
     "Tornado routes of the API (usable in a plain Tornado app or beside Bokeh's server)."
     kw = dict(engine=engine, model_name=model_name, api_key=api_key)
@@ -432,7 +427,7 @@ def metrics_registry(engine: EngineLoop, model_name: str):
     reg = CollectorRegistry(); reg.register(EngineCollector(engine, model_name))
     return reg
 
-# %% ../nbs/07_server.ipynb #41d9bfb6
+# %% ../nbs/07_server.ipynb #e7c30587
 def build_parser() -> argparse.ArgumentParser:
     "Command-line options of `nano_serve_server`."
     p = argparse.ArgumentParser(prog='nano_serve_server', description='Serve a model over an OpenAI-compatible HTTP API, with /metrics and a live dashboard.',
@@ -477,7 +472,7 @@ def model_name(args) -> str:
     if args.served_model_name: return args.served_model_name
     return 'SmolLM2-135M-Instruct' if args.model is None else Path(str(args.model).rstrip('/')).name
 
-# %% ../nbs/07_server.ipynb #859efc5e
+# %% ../nbs/07_server.ipynb #b47a82e1
 def install_shutdown(server, engine: EngineLoop, io_loop, grace: float = 1.0):
     "Stop cleanly on SIGINT/SIGTERM: stop listening, abort in-flight requests, end the loop after `grace` seconds."
     def shutdown():
@@ -510,7 +505,7 @@ def main(argv=None):
     install_shutdown(server, engine, io_loop)
     io_loop.start()
 
-# %% ../nbs/07_server.ipynb #ca3fdbfe
+# %% ../nbs/07_server.ipynb #60a52466
 def free_port() -> int:
     "A free TCP port on the loopback interface."
     import socket
@@ -529,6 +524,6 @@ def wait_ready(base_url: str, proc=None, timeout: float = 180) -> None:
         except OSError: time.sleep(0.3)
     raise TimeoutError(f'{base_url} not ready after {timeout} s')
 
-# %% ../nbs/07_server.ipynb #2655997e
+# %% ../nbs/07_server.ipynb #8ead5312
 #| eval: false
 if __name__ == '__main__': main()
