@@ -6,7 +6,7 @@
 __all__ = ['SamplingParams', 'RequestStatus', 'Request', 'FCFS', 'PriorityPolicy', 'Chunk', 'ScheduledBatch',
            'RecomputePreemption', 'Scheduler', 'simulate']
 
-# %% ../nbs/03_scheduler.ipynb #4fecac74
+# %% ../nbs/03_scheduler.ipynb #7415da39
 import itertools, time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -15,7 +15,7 @@ from fastcore.basics import patch
 
 from .allocator import BlockAllocator
 
-# %% ../nbs/03_scheduler.ipynb #abb3a401
+# %% ../nbs/03_scheduler.ipynb #b1357ee4
 @dataclass
 class SamplingParams:
     "How to pick tokens and when to stop (vLLM's names and defaults)."
@@ -63,7 +63,7 @@ class SamplingParams:
         "Whether sampling needs the tokens seen so far (for penalties)."
         return self.repetition_penalty != 1 or self.presence_penalty != 0 or self.frequency_penalty != 0
 
-# %% ../nbs/03_scheduler.ipynb #33486d66
+# %% ../nbs/03_scheduler.ipynb #121336b9
 class RequestStatus(Enum):
     WAITING = 'waiting'
     RUNNING = 'running'
@@ -88,15 +88,20 @@ class Request:
     finished_time: float | None = None
     num_preemptions: int = 0
     seq: int = field(default_factory=itertools.count().__next__)  # tie-breaker: submission order
+    all_token_ids: list[int] = field(default_factory=list)  # prompt + output, kept up to date (no copy per engine step)
+
+    def __post_init__(self): self.all_token_ids = [*self.prompt_token_ids, *self.output_token_ids]
+
+    def append_token(self, tok: int):
+        "Record one generated token."
+        self.output_token_ids.append(tok); self.all_token_ids.append(tok)
 
     @property
-    def num_tokens(self) -> int: return len(self.prompt_token_ids) + len(self.output_token_ids)
-    @property
-    def all_token_ids(self) -> list[int]: return [*self.prompt_token_ids, *self.output_token_ids]
+    def num_tokens(self) -> int: return len(self.all_token_ids)
     @property
     def finished(self) -> bool: return self.status == RequestStatus.FINISHED
 
-# %% ../nbs/03_scheduler.ipynb #a8ca1ad8
+# %% ../nbs/03_scheduler.ipynb #11038784
 class FCFS:
     "First come, first served."
     def key(self, r: Request): return (r.arrival_time, r.seq)
@@ -105,7 +110,7 @@ class PriorityPolicy:
     "Lower `priority` first, then first come, first served."
     def key(self, r: Request): return (r.priority, r.arrival_time, r.seq)
 
-# %% ../nbs/03_scheduler.ipynb #54f00546
+# %% ../nbs/03_scheduler.ipynb #4cbb9177
 @dataclass(frozen=True)
 class Chunk:
     "One request's share of a step: compute `token_ids` at positions `start..`, maybe sample after the last."
@@ -135,7 +140,7 @@ class ScheduledBatch:
     def num_prefill_tokens(self) -> int: return self.num_tokens - self.num_decode_tokens
     def __bool__(self): return bool(self.chunks or self.swap_out or self.swap_in)
 
-# %% ../nbs/03_scheduler.ipynb #fbc8b723
+# %% ../nbs/03_scheduler.ipynb #5981d599
 class RecomputePreemption:
     "Preempt by dropping the victim's KV blocks; it re-prefills prompt and output later."
     mode = 'recompute'
@@ -152,7 +157,7 @@ class RecomputePreemption:
     def release(self, req: Request):
         "Nothing is held outside the device pool in this mode."
 
-# %% ../nbs/03_scheduler.ipynb #3b910d8e
+# %% ../nbs/03_scheduler.ipynb #2e75c2d9
 class Scheduler:
     "Decides each step which requests advance by how many tokens, and applies the sampled results."
     def __init__(self, allocator: BlockAllocator, max_num_seqs: int = 64, max_num_batched_tokens: int = 2048,
@@ -170,7 +175,7 @@ class Scheduler:
     def has_unfinished(self) -> bool: return bool(self.waiting or self.running or self.swapped)
     def _sort(self, queue: list[Request]): queue.sort(key=self.policy.key)
 
-# %% ../nbs/03_scheduler.ipynb #87bf6a09
+# %% ../nbs/03_scheduler.ipynb #00899ead
 @patch
 def check_fits(self: Scheduler, req: Request):
     "Raise `ValueError` if `req` could never run: empty, beyond the model's context, or larger than the KV pool."
@@ -202,7 +207,7 @@ def finish(self: Scheduler, request_id: str, reason: str):
     self.preemption.release(req)
     req.status, req.finish_reason, req.finished_time = RequestStatus.FINISHED, reason, time.monotonic()
 
-# %% ../nbs/03_scheduler.ipynb #96126678
+# %% ../nbs/03_scheduler.ipynb #af3c6cd9
 @patch
 def _preempt(self: Scheduler, victim: Request, batch: ScheduledBatch):
     "Take `victim` off the device through the preemption object."
@@ -223,7 +228,7 @@ def _fit(self: Scheduler, req: Request, num_tokens: int, batch: ScheduledBatch) 
         if victim is req: return False
     return True
 
-# %% ../nbs/03_scheduler.ipynb #10f5e856
+# %% ../nbs/03_scheduler.ipynb #a3fc21fd
 @patch
 def _admit(self: Scheduler, req: Request, budget: int) -> int:
     "Try to start `req` with up to `budget` tokens; the number of tokens scheduled (0 if it does not fit)."
@@ -247,7 +252,7 @@ def _chunk(self: Scheduler, req: Request, n: int) -> Chunk:
     return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]), start, tuple(self.allocator.tables[req.request_id]),
                  sample, req.params, is_decode=(n == 1 and start >= len(req.prompt_token_ids)), history=history)
 
-# %% ../nbs/03_scheduler.ipynb #51bfcbe4
+# %% ../nbs/03_scheduler.ipynb #f0f927be
 @patch
 def _make_room_for_waiting(self: Scheduler, batch: ScheduledBatch):
     "Preempt running requests ranked below the best waiting one while it cannot get its first block."
@@ -295,7 +300,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
     batch.schedule_seconds = time.monotonic() - t0
     return batch
 
-# %% ../nbs/03_scheduler.ipynb #3125c1b6
+# %% ../nbs/03_scheduler.ipynb #fa5e22e8
 @patch
 def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int]) -> list[Request]:
     "Apply one step's sampled tokens; returns the requests that got a new token."
@@ -307,7 +312,7 @@ def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int]) -> l
         self.allocator.cache_blocks(req.request_id, req.all_token_ids, req.num_computed_tokens)
         if c.request_id not in sampled: continue
         tok = sampled[c.request_id]
-        req.output_token_ids.append(tok)
+        req.append_token(tok)
         if req.first_token_time is None: req.first_token_time = now
         out.append(req)
         reason = self._stop_reason(req, tok)
@@ -323,7 +328,7 @@ def _stop_reason(self: Scheduler, req: Request, tok: int) -> str | None:
     if self.max_model_len and req.num_tokens >= self.max_model_len: return 'length'
     return None
 
-# %% ../nbs/03_scheduler.ipynb #44d70e93
+# %% ../nbs/03_scheduler.ipynb #81da2efa
 def simulate(scheduler: Scheduler, next_token=lambda req_id, step: 7, max_steps: int = 1000, check: bool = True) -> list[dict]:
     "Drive `scheduler` with a fake runner; one row per step (who ran how many tokens) for tables and plots."
     rows = []
