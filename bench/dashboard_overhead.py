@@ -5,7 +5,7 @@
 Starts nano_serve_server on a free port, runs `nano_serve_bench serve` (random prompts, fixed concurrency) three
 times alternating closed / open (a headless Chromium showing /dashboard), and compares output tokens per second.
 """
-import asyncio, json, subprocess, sys, time
+import asyncio, json, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
 from conftest import Server

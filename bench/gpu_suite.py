@@ -10,7 +10,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nano_serve.engine import LLM, SamplingParams
-from nano_serve.bench import random_token_workload, run_offline, machine
+from nano_serve.bench import random_token_workload, run_offline, run_hf_generate, machine
 from nano_serve.cache import AttentionMetadata, PagedAttention, scattered_block_tables
 
 QUICK = '--quick' in sys.argv
@@ -61,7 +61,6 @@ def _():
     rel = ((tri - ref).norm() / ref.norm()).item()
     wl = random_token_workload(16, 64, 32, 0.5, seed=1, vocab_size=150000)
     params = [SamplingParams(temperature=0, max_tokens=n, ignore_eos=True) for _, n in wl]
-    eager = [o.outputs[0].token_ids for o in llm.generate([p for p, _ in wl], params, use_tqdm=False)]
     del llm; gc.collect(); torch.cuda.empty_cache()
     # graph replay against eager with the same fused kernels: only the CUDA graph differs between the two runs
     llm = LLM('qwen3-0.6b', load_format='dummy', num_kv_blocks=512, max_num_seqs=16, enforce_eager=True)
@@ -79,7 +78,7 @@ def decode_bs1(model, prompt_len=128, new=256):
     llm = LLM(model, load_format='dummy', max_num_seqs=8)
     p = [random.Random(0).randrange(100, 30000) for _ in range(prompt_len)]
     llm.generate([p], SamplingParams(temperature=0, max_tokens=16, ignore_eos=True), use_tqdm=False)   # warm-up
-    rid = llm.add_request(p, SamplingParams(temperature=0, max_tokens=new, ignore_eos=True))
+    llm.add_request(p, SamplingParams(temperature=0, max_tokens=new, ignore_eos=True))
     t0 = time.perf_counter(); first = None
     while llm.has_unfinished():
         for o in llm.step():
@@ -120,27 +119,16 @@ def throughput(model, num, inp, out, ratio, seed=0, **kw):
 
 
 def hf_generate(model, wl, batch=64):
-    "transformers' batched greedy generate (left padding; each batch runs to its longest output); useful output tok/s."
+    "transformers' batched generate on the workload (nano_serve.bench.run_hf_generate); useful output tok/s."
     from transformers import AutoModelForCausalLM
     from nano_serve.model import load_config, resolve_model_source
     cfg = load_config(*resolve_model_source(model, 'dummy'))
     with torch.device('cuda'):
         hf = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).eval()
-    useful, t0 = 0, None
-    with torch.inference_mode():
-        hf.generate(torch.randint(100, 5000, (2, 16), device='cuda'), max_new_tokens=4, do_sample=False, pad_token_id=0)
-        torch.cuda.synchronize(); t0 = time.perf_counter()
-        for i in range(0, len(wl), batch):
-            part = wl[i:i + batch]
-            L = max(len(p) for p, _ in part); new = max(n for _, n in part)
-            ids = torch.tensor([[0] * (L - len(p)) + p for p, _ in part], device='cuda')
-            mask = torch.tensor([[0] * (L - len(p)) + [1] * len(p) for p, _ in part], device='cuda')
-            hf.generate(input_ids=ids, attention_mask=mask, max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
-            useful += sum(n for _, n in part)
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
+    run_hf_generate(hf, None, [(list(range(100, 116)), 4)] * 2)   # warm-up
+    res = run_hf_generate(hf, None, wl, batch)
     del hf
-    return useful / dt
+    return res['useful_tok_s']
 
 
 @section('throughput_qwen3_0_6b')

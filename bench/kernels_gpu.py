@@ -16,7 +16,7 @@ import triton
 from triton.testing import do_bench
 
 from nano_serve.cache import AttentionMetadata, paged_attention_ref, scattered_block_tables
-from nano_serve.kernels import (paged_attention_triton, paged_decode_attention, paged_prefill_attention,
+from nano_serve.kernels import (paged_attention_triton, paged_decode_attention,
                                 default_num_splits)
 from nano_serve.model import max_rel_error
 

@@ -5,21 +5,20 @@
 # %% auto #0
 __all__ = ['throughput_row', 'latency_row', 'pool_grid', 'make_document', 'dashboard_server']
 
-# %% ../nbs/08_dashboard.ipynb #58994d5d
-import time, zlib
-from collections import deque
+# %% ../nbs/08_dashboard.ipynb #6f86b055
+import time
 
 import numpy as np
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
 from bokeh.layouts import column, gridplot
-from bokeh.models import ColumnDataSource, Div, Legend, LinearColorMapper, NumeralTickFormatter
+from bokeh.models import ColumnDataSource, Div, LinearColorMapper, NumeralTickFormatter
 from bokeh.palettes import Category10, Category20
 from bokeh.plotting import figure
 
 from .server import EngineLoop, hardware_stats
 
-# %% ../nbs/08_dashboard.ipynb #9fec55ac
+# %% ../nbs/08_dashboard.ipynb #0510ac17
 def throughput_row(steps: list, now: float, window: float = 2.0) -> dict:
     "Prompt and generated tokens per second over the last `window` seconds of steps."
     recent = [s for s in steps if s.time > now - window]
@@ -32,13 +31,13 @@ def latency_row(finished: list, now: float, window: float = 30.0) -> dict:
     pct = lambda xs, q: float(np.percentile(xs, q)) * 1e3 if xs else float('nan')
     return {'ttft_p50': pct(ttft, 50), 'ttft_p90': pct(ttft, 90), 'tpot_p50': pct(tpot, 50), 'tpot_p90': pct(tpot, 90)}
 
-# %% ../nbs/08_dashboard.ipynb #d167185e
+# %% ../nbs/08_dashboard.ipynb #396a841a
 def pool_grid(cells: list[int], width: int = 64) -> dict:
     "Column data for a grid of block cells (x, y, code) from `BlockAllocator.pool_cells()`."
     n = len(cells)
     return {'x': [i % width for i in range(n)], 'y': [-(i // width) for i in range(n)], 'code': cells}
 
-# %% ../nbs/08_dashboard.ipynb #2da4c7ca
+# %% ../nbs/08_dashboard.ipynb #c3580d90
 def _fig(title: str, y_label: str, **kw):
     "A time-series figure with the shared look."
     f = figure(title=title, height=230, sizing_mode='stretch_width', x_axis_type='datetime', x_axis_label='time',
@@ -53,7 +52,7 @@ def _lines(f, src, cols: dict):
     f.legend.location, f.legend.label_text_font_size, f.legend.background_fill_alpha = 'top_left', '8pt', 0.6
     return f
 
-# %% ../nbs/08_dashboard.ipynb #359ef2ab
+# %% ../nbs/08_dashboard.ipynb #36d1c25b
 def make_document(engine: EngineLoop, period_ms: int = 1000, history: int = 300):
     "A function that builds the dashboard document for one browser tab."
     def build(doc):
@@ -112,7 +111,7 @@ def make_document(engine: EngineLoop, period_ms: int = 1000, history: int = 300)
         doc.add_periodic_callback(update, period_ms)
     return build
 
-# %% ../nbs/08_dashboard.ipynb #d1424bc4
+# %% ../nbs/08_dashboard.ipynb #8fca8e86
 def dashboard_server(routes: list, engine: EngineLoop, host: str, port: int, io_loop):
     "A Bokeh server on `host:port` serving `/dashboard` and the API `routes`, on `io_loop`; started."
     from bokeh.server.server import Server

@@ -7,7 +7,7 @@ __all__ = ['BUCKETS', 'HISTOGRAMS', 'apply_penalties', 'filter_probs', 'TokenLog
            'prepare_inputs', 'ModelRunner', 'graph_batch_sizes', 'CUDAGraphDecoder', 'IncrementalDetokenizer',
            'find_stop', 'held_back', 'CompletionOutput', 'RequestOutput', 'StepRecord', 'Histogram', 'Metrics', 'LLM']
 
-# %% ../nbs/06_engine.ipynb #e556dcea
+# %% ../nbs/06_engine.ipynb #ae561ee0
 import itertools, threading, time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import torch
 from fastcore.basics import patch
 
-from .model import load_model, resolve_dtype, default_device
+from .model import load_model, default_device
 from .cache import KVCache, AttentionMetadata, PagedAttention, choose_num_blocks
 from .allocator import BlockAllocator
 from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, Chunk, FCFS, PriorityPolicy,
                                   RecomputePreemption)
 from .preemption import SwapPreemption, copy_blocks, swap_pool_blocks
 
-# %% ../nbs/06_engine.ipynb #ca49b1c2
+# %% ../nbs/06_engine.ipynb #8e1ccc94
 def apply_penalties(logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
     "Repetition, presence and frequency penalties, in place, for the rows whose params ask for them."
     for i, c in enumerate(chunks):
@@ -49,7 +49,7 @@ def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.T
     if (min_p > 0).any(): probs = probs.masked_fill(probs < min_p[:, None] * probs.max(-1, keepdim=True).values, 0.0)
     return probs / probs.sum(-1, keepdim=True)
 
-# %% ../nbs/06_engine.ipynb #615f455f
+# %% ../nbs/06_engine.ipynb #9e3dba08
 @dataclass
 class TokenLogprobs:
     "The sampled token's log-probability and the top alternatives at that position."
@@ -65,7 +65,7 @@ class StepResult:
     forward_seconds: float = 0.0
     sample_seconds: float = 0.0
 
-# %% ../nbs/06_engine.ipynb #18e59e9e
+# %% ../nbs/06_engine.ipynb #858e9f67
 class Sampler:
     "Turns the last-position logits of sampling rows into tokens, with per-request random generators."
     def __init__(self, seed: int = 0):
@@ -105,7 +105,7 @@ class Sampler:
                                                                list(zip(top.indices.tolist(), top.values.tolist())) if k else [])
         return res
 
-# %% ../nbs/06_engine.ipynb #c0d13172
+# %% ../nbs/06_engine.ipynb #0376d17f
 @dataclass
 class ModelInputs:
     "The flat tensors of one step."
@@ -125,7 +125,7 @@ def prepare_inputs(chunks: list[Chunk], block_size: int, device) -> ModelInputs:
     as_long = lambda x: torch.tensor(x, dtype=torch.long, device=device)
     return ModelInputs(as_long(ids), as_long(pos), meta, as_long(rows))
 
-# %% ../nbs/06_engine.ipynb #b77c5f60
+# %% ../nbs/06_engine.ipynb #f898d1d9
 class ModelRunner:
     "Runs the model over a scheduled batch on its KV cache (and swap pool) and samples."
     def __init__(self, model, cache: KVCache, sampler: Sampler, attend=None, swap_cache: KVCache | None = None, graphs=None):
@@ -151,7 +151,7 @@ class ModelRunner:
         res.forward_seconds, res.sample_seconds = t1 - t0, time.perf_counter() - t1
         return res
 
-# %% ../nbs/06_engine.ipynb #af3dde34
+# %% ../nbs/06_engine.ipynb #40c69ba1
 def graph_batch_sizes(max_batch: int) -> list[int]:
     "Batch-size buckets to capture: 1, 2, 4, 8, then multiples of 16 up to `max_batch`."
     return [b for b in (1, 2, 4, 8) if b <= max_batch] + list(range(16, max_batch + 1, 16))
@@ -206,7 +206,7 @@ class CUDAGraphDecoder:
         g.replay()
         return out[:n]
 
-# %% ../nbs/06_engine.ipynb #8062a649
+# %% ../nbs/06_engine.ipynb #f7a294e6
 class IncrementalDetokenizer:
     "Turns a growing list of token ids into text, never splitting a multi-byte character."
     def __init__(self, tokenizer, skip_special_tokens: bool = True):
@@ -233,7 +233,7 @@ def held_back(text: str, stops: list[str]) -> int:
     "Length of the longest tail of `text` that is a proper prefix of some stop string (not yet safe to show)."
     return max((k for s in stops for k in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:k])), default=0)
 
-# %% ../nbs/06_engine.ipynb #b24238c3
+# %% ../nbs/06_engine.ipynb #b785aff4
 @dataclass
 class CompletionOutput:
     "One completion of a prompt."
@@ -251,14 +251,14 @@ class RequestOutput:
     "A prompt and its completions so far (all of them once `finished`)."
     request_id: str
     prompt: str | None
-    prompt_token_ids: list[int]
+    prompt_token_ids: list[int] | tuple[int, ...]
     outputs: list[CompletionOutput]
     num_cached_tokens: int = 0
 
     @property
     def finished(self) -> bool: return all(o.finished for o in self.outputs)
 
-# %% ../nbs/06_engine.ipynb #ee549918
+# %% ../nbs/06_engine.ipynb #055644a2
 @dataclass
 class StepRecord:
     "What happened in one engine step."
@@ -298,7 +298,6 @@ HISTOGRAMS = ('time_to_first_token_seconds', 'time_per_output_token_seconds', 'i
 @dataclass
 class Metrics:
     "Counters, histograms and recent histories from every layer, for stats(), /metrics and the dashboard."
-    kv_blocks_total: int = 0
     steps: deque = field(default_factory=lambda: deque(maxlen=2000))            # recent StepRecords
     finished: deque = field(default_factory=lambda: deque(maxlen=2000))         # (time, ttft, tpot) of recent requests
     counters: Counter = field(default_factory=Counter)                          # totals: tokens, steps, requests, ...
@@ -342,7 +341,7 @@ class Metrics:
             return dict(steps=list(self.steps), finished=list(self.finished), counters=Counter(self.counters),
                         finish_reasons=Counter(self.finish_reasons), hists=copy.deepcopy(self.hists))
 
-# %% ../nbs/06_engine.ipynb #0a223076
+# %% ../nbs/06_engine.ipynb #2ecd9c85
 class LLM:
     "An offline engine: load a model, size the KV cache, and serve many requests with continuous batching."
     def __init__(self, model=None, device=None, dtype=None, num_kv_blocks: int | None = None, block_size: int = 16,
@@ -376,14 +375,14 @@ class LLM:
                 self.model.compile_fusions()
                 graphs = CUDAGraphDecoder(self.model, self.cache, attend, max_num_seqs, -(-self.max_model_len // block_size), n)
         self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs)
-        self.metrics = Metrics(kv_blocks_total=n)
+        self.metrics = Metrics()
         self.check_invariants = check_invariants
         self._states: dict[str, _OutputState] = {}
         self._ids = itertools.count()
 
 def _first(x): return x[0] if isinstance(x, (list, tuple)) else x
 
-# %% ../nbs/06_engine.ipynb #edea6b6b
+# %% ../nbs/06_engine.ipynb #d6ed6abd
 @dataclass
 class _OutputState:
     "What the engine keeps per request to build its outputs (text so far, logprobs, time of its last token)."
@@ -430,7 +429,7 @@ def enqueue(self: LLM, req: Request, prompt: str | None = None) -> str:
     self._states[req.request_id] = _OutputState(req, prompt, detok)
     return req.request_id
 
-# %% ../nbs/06_engine.ipynb #dd601d19
+# %% ../nbs/06_engine.ipynb #6e54e0f0
 @patch
 def step(self: LLM) -> list[RequestOutput]:
     "Run one engine step; the outputs of the requests that got a token or finished."
@@ -469,7 +468,7 @@ def _output(self: LLM, st: _OutputState) -> RequestOutput:
     r = st.request
     text = st.text if r.finished else st.text[:len(st.text) - held_back(st.text, r.params.stop)]
     comp = CompletionOutput(0, text, list(r.output_token_ids), r.finish_reason, list(st.logprobs) if r.params.logprobs is not None else None)
-    return RequestOutput(r.request_id, st.prompt, list(r.prompt_token_ids), [comp])
+    return RequestOutput(r.request_id, st.prompt, r.prompt_token_ids, [comp])   # the tuple itself: no copy per step
 
 @patch
 def _record(self: LLM, batch: ScheduledBatch, res: StepResult):
@@ -491,7 +490,7 @@ def abort(self: LLM, request_id: str):
 @patch
 def has_unfinished(self: LLM) -> bool: return self.scheduler.has_unfinished()
 
-# %% ../nbs/06_engine.ipynb #ac87e05f
+# %% ../nbs/06_engine.ipynb #b6410a54
 @patch
 def generate(self: LLM, prompts, sampling_params=None, use_tqdm: bool = True, priority=None) -> list[RequestOutput]:
     "Complete each prompt (text or token ids); outputs in input order."

@@ -10,7 +10,7 @@ __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', '
            'read_safetensors_weights', 'pack_weights', 'build_model', 'default_device', 'resolve_dtype',
            'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'generate_greedy']
 
-# %% ../nbs/00_model.ipynb #58cf05ae
+# %% ../nbs/00_model.ipynb #f92fbb12
 import functools, importlib.metadata, importlib.resources, json
 from pathlib import Path
 from typing import Callable
@@ -18,10 +18,10 @@ from typing import Callable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoTokenizer, PretrainedConfig
+from transformers import AutoConfig, AutoTokenizer
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-# %% ../nbs/00_model.ipynb #1339f1f3
+# %% ../nbs/00_model.ipynb #ebd82ae7
 SUPPORTED_MODEL_TYPES = ('llama', 'mistral', 'qwen2', 'qwen3')
 
 def rope_parameters(config) -> dict:
@@ -34,7 +34,7 @@ def head_dim(config) -> int:
     "Width of one attention head (Qwen3 sets it explicitly; older configs derive it)."
     return getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
 
-# %% ../nbs/00_model.ipynb #8a482a4b
+# %% ../nbs/00_model.ipynb #2eef7c7f
 class RotaryEmbedding:
     "Precomputed cos/sin tables for rotary position embeddings, indexed by position."
     def __init__(self, config, device=None):
@@ -62,7 +62,7 @@ def norm_rotary_qk(q, k, cos_sin, q_weight=None, k_weight=None, eps: float = 1e-
     if q_weight is not None: q, k = rms_norm(q, q_weight, eps)[0], rms_norm(k, k_weight, eps)[0]
     return apply_rotary(q, cos_sin), apply_rotary(k, cos_sin)
 
-# %% ../nbs/00_model.ipynb #6e83ae7b
+# %% ../nbs/00_model.ipynb #d0183990
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None):
     "RMSNorm in float32 of `x` (plus `residual` first, when given); returns (normed, the sum that is the new residual)."
     if residual is not None: x = x + residual
@@ -94,7 +94,7 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down_proj(self.kernel(self.gate_up_proj(x)))
 
-# %% ../nbs/00_model.ipynb #8f2808eb
+# %% ../nbs/00_model.ipynb #a3142d11
 AttentionFn = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 class Attention(nn.Module):
@@ -120,7 +120,7 @@ class Attention(nn.Module):
         out = attention(self.layer_idx, q, k, v)
         return self.o_proj(out.reshape(-1, self.n_heads * self.d))
 
-# %% ../nbs/00_model.ipynb #29172942
+# %% ../nbs/00_model.ipynb #fb53ff21
 class DecoderLayer(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)), with the residual stream carried alongside."
     def __init__(self, config, layer_idx: int):
@@ -144,7 +144,7 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
-# %% ../nbs/00_model.ipynb #4806f23c
+# %% ../nbs/00_model.ipynb #8fd16df8
 class CausalLM(nn.Module):
     "A Llama-family causal language model over flat token batches."
     def __init__(self, config):
@@ -187,13 +187,13 @@ class CausalLM(nn.Module):
                 if isinstance(m, cls): m.kernel = fused
         return self
 
-# %% ../nbs/00_model.ipynb #dae3df0e
+# %% ../nbs/00_model.ipynb #0b2dac95
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     "Causal self-attention of one sequence, `[T, heads, d]` in and out, no cache."
     out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True, enable_gqa=True)
     return out.transpose(0, 1)
 
-# %% ../nbs/00_model.ipynb #e39e6df4
+# %% ../nbs/00_model.ipynb #4a76ca9d
 CONFIG_DIR = Path(str(importlib.resources.files('nano_serve'))) / 'configs'
 
 def bundled_model_path() -> Path:
@@ -209,7 +209,7 @@ def shipped_configs() -> list[str]:
     "Names of the model shapes shipped with nano-serve (for `load_format='dummy'`)."
     return sorted(p.stem for p in CONFIG_DIR.glob('*.json'))
 
-# %% ../nbs/00_model.ipynb #afdc91a3
+# %% ../nbs/00_model.ipynb #8064b1fd
 GGUF_NAMES = {'token_embd': 'model.embed_tokens', 'output_norm': 'model.norm', 'output': 'lm_head'}
 GGUF_LAYER_NAMES = {'attn_norm': 'input_layernorm', 'ffn_norm': 'post_attention_layernorm',
                     'attn_q': 'self_attn.q_proj', 'attn_k': 'self_attn.k_proj', 'attn_v': 'self_attn.v_proj',
@@ -226,7 +226,7 @@ def unpermute_rotary_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     "Undo llama.cpp's interleaving of q/k projection rows (pairs back to halves, per head)."
     return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
-# %% ../nbs/00_model.ipynb #fde0e991
+# %% ../nbs/00_model.ipynb #7633479f
 def read_gguf_weights(path: Path, config) -> dict[str, torch.Tensor]:
     "Dequantize every tensor of a GGUF file into a float32 state dict with transformers' names."
     from gguf import GGUFReader
@@ -254,7 +254,7 @@ def read_safetensors_weights(folder: Path) -> dict[str, torch.Tensor]:
         except Exception as e: raise ValueError(f"could not read safetensors file {f}: {e}") from e
     return state
 
-# %% ../nbs/00_model.ipynb #2d8bf3f5
+# %% ../nbs/00_model.ipynb #8c803d38
 PACKED = {'self_attn.qkv_proj': ('self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'),
           'mlp.gate_up_proj': ('mlp.gate_proj', 'mlp.up_proj')}
 
@@ -267,7 +267,7 @@ def pack_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             state[key.replace(parts[0], packed)] = torch.cat([state.pop(n) for n in names])
     return state
 
-# %% ../nbs/00_model.ipynb #e3e81f18
+# %% ../nbs/00_model.ipynb #24b9f346
 def build_model(config, state: dict | None, device, dtype) -> CausalLM:
     "Instantiate `CausalLM` for `config` on `device` and fill it from `state` (random weights if `state` is None)."
     with torch.device('meta'): model = CausalLM(config).to(dtype)
@@ -286,7 +286,7 @@ def build_model(config, state: dict | None, device, dtype) -> CausalLM:
             raise ValueError(f"weights do not match the {config.model_type} architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model.eval().init_rope()
 
-# %% ../nbs/00_model.ipynb #aff65b5e
+# %% ../nbs/00_model.ipynb #d61635b4
 def default_device() -> torch.device:
     "CUDA when available, else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -299,7 +299,7 @@ def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     if dtype not in names: raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(names)}")
     return names[dtype]
 
-# %% ../nbs/00_model.ipynb #0c5f73e5
+# %% ../nbs/00_model.ipynb #88106046
 def resolve_model_source(model: str | Path | None, load_format: str) -> tuple[str, Path | None]:
     "Classify `model` as ('gguf', file), ('hf', folder) or ('config', shipped json)."
     if model is None: return 'gguf', bundled_model_path()
@@ -328,7 +328,7 @@ def load_tokenizer(kind: str, path: Path):
     if kind == 'gguf': return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     return AutoTokenizer.from_pretrained(str(path))
 
-# %% ../nbs/00_model.ipynb #8917b5b2
+# %% ../nbs/00_model.ipynb #b22a43dd
 def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto'):
     "Load `(CausalLM, tokenizer)` from the bundled GGUF, a GGUF file, a Hugging Face folder, or a shipped config (dummy)."
     if load_format not in ('auto', 'dummy'): raise ValueError(f"load_format must be 'auto' or 'dummy', not {load_format!r}")
@@ -343,12 +343,12 @@ def load_model(model: str | Path | None = None, device=None, dtype=None, load_fo
     else: state = read_safetensors_weights(path)
     return build_model(config, state, device, dtype), load_tokenizer(kind, path)
 
-# %% ../nbs/00_model.ipynb #e54a05b9
+# %% ../nbs/00_model.ipynb #16be27a8
 def max_rel_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
     "Largest absolute difference, relative to the largest magnitude in `ref`."
     return ((ours.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
 
-# %% ../nbs/00_model.ipynb #003ea79f
+# %% ../nbs/00_model.ipynb #8df2bb21
 @torch.inference_mode()
 def generate_greedy(model: CausalLM, tokenizer, prompt: str, max_tokens: int = 32) -> str:
     "Greedy chat completion with no KV cache (quadratic work): the baseline every later layer improves on."

@@ -9,9 +9,8 @@ __all__ = ['log', 'FIELD_TYPES', 'APIError', 'check_types', 'sampling_params', '
            'EngineCollector', 'api_routes', 'metrics_registry', 'build_parser', 'engine_from_args', 'model_name',
            'install_shutdown', 'main', 'free_port', 'wait_ready']
 
-# %% ../nbs/07_server.ipynb #7c46f2d8
+# %% ../nbs/07_server.ipynb #5b0825c3
 import argparse, asyncio, json, logging, queue, signal, threading, time, uuid
-from dataclasses import dataclass
 
 import tornado.web
 from tornado.iostream import StreamClosedError
@@ -22,7 +21,7 @@ from .engine import LLM, RequestOutput, SamplingParams
 
 log = logging.getLogger('nano_serve')
 
-# %% ../nbs/07_server.ipynb #e15beedb
+# %% ../nbs/07_server.ipynb #c3dd7043
 class APIError(tornado.web.HTTPError):
     "An error returned to the client as OpenAI's `{'error': {...}}` body (logged by Tornado as one line, no traceback)."
     def __init__(self, message: str, status: int = 400, param: str | None = None, type: str = 'invalid_request_error', code=None):
@@ -34,7 +33,7 @@ class APIError(tornado.web.HTTPError):
     def body(self) -> dict:
         return {'error': {'message': self.message, 'type': self.type, 'param': self.param, 'code': self.code}}
 
-# %% ../nbs/07_server.ipynb #05884d08
+# %% ../nbs/07_server.ipynb #1280839c
 FIELD_TYPES = {'n': int, 'max_tokens': int, 'max_completion_tokens': int, 'temperature': (int, float), 'top_p': (int, float),
                'top_k': int, 'min_p': (int, float), 'repetition_penalty': (int, float), 'presence_penalty': (int, float),
                'frequency_penalty': (int, float), 'seed': int, 'ignore_eos': bool, 'priority': int, 'stream': bool,
@@ -63,7 +62,7 @@ def sampling_params(body: dict, chat: bool) -> SamplingParams:
     try: return SamplingParams(**kw)
     except ValueError as e: raise APIError(str(e), param=str(e).split()[0]) from None
 
-# %% ../nbs/07_server.ipynb #9973cb01
+# %% ../nbs/07_server.ipynb #a7d5da71
 class EngineLoop:
     "Runs an `LLM` in a background thread and routes its outputs to asyncio queues."
     def __init__(self, llm: LLM, max_waiting: int = 256):
@@ -104,7 +103,7 @@ class EngineLoop:
         "Abort everything and end the thread."
         self.stopping = True; self.wake.set()
 
-# %% ../nbs/07_server.ipynb #b3f6ce14
+# %% ../nbs/07_server.ipynb #cdfdc6ef
 @patch
 def _apply_commands(self: EngineLoop):
     "Apply queued add/abort commands (engine thread)."
@@ -148,7 +147,7 @@ def _run(self: EngineLoop):
     for rid, (loop, q) in list(self.routes.items()):   # shutting down: tell every waiting handler
         self.llm.abort(rid); loop.call_soon_threadsafe(q.put_nowait, RuntimeError('server shutting down'))
 
-# %% ../nbs/07_server.ipynb #1807fc84
+# %% ../nbs/07_server.ipynb #3e9fcb5c
 class BaseHandler(tornado.web.RequestHandler):
     "Shared behaviour of the API handlers."
     def initialize(self, engine: EngineLoop, model_name: str, api_key: str | None = None):
@@ -181,7 +180,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if m is not None and m != self.model_name:
             raise APIError(f"the model '{m}' does not exist; this server serves '{self.model_name}'", status=404, param='model', code='model_not_found')
 
-# %% ../nbs/07_server.ipynb #fbc28e80
+# %% ../nbs/07_server.ipynb #69dd2e39
 @patch
 def make_requests(self: BaseHandler, prompts: list, params: SamplingParams, priority: int) -> list[list]:
     "Validated engine requests, `n` per prompt (raises a 400 on bad input, 429 when the queue is full)."
@@ -215,7 +214,7 @@ async def run_requests(self: BaseHandler, groups: list[list], prompts: list, on_
         queues.append(self.engine.submit(g, p if isinstance(p, str) else None))
     await asyncio.gather(*(drain(gi, q, g) for gi, (q, g) in enumerate(zip(queues, groups))))
 
-# %% ../nbs/07_server.ipynb #4d4d522b
+# %% ../nbs/07_server.ipynb #c0fbf16e
 @patch
 async def send_event(self: BaseHandler, payload):
     "Write one server-sent event and flush it to the client."
@@ -231,7 +230,7 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict:
     "OpenAI's usage object."
     return {'prompt_tokens': prompt_tokens, 'completion_tokens': completion_tokens, 'total_tokens': prompt_tokens + completion_tokens}
 
-# %% ../nbs/07_server.ipynb #33e32f9b
+# %% ../nbs/07_server.ipynb #12faaaec
 @patch
 async def serve_generation(self: BaseHandler, body: dict, prompts: list, params: SamplingParams, envelope, stream_choices):
     "Run one API call's requests; returns (final outputs by choice, prompt tokens, output tokens), or None after a stream."
@@ -255,7 +254,7 @@ async def serve_generation(self: BaseHandler, body: dict, prompts: list, params:
     if (body.get('stream_options') or {}).get('include_usage'): await self.send_event(envelope([], usage=usage(n_prompt, n_out)))
     await self.send_event('[DONE]')
 
-# %% ../nbs/07_server.ipynb #9a06feae
+# %% ../nbs/07_server.ipynb #cd5df6f6
 def normalize_prompts(prompt) -> list:
     "The request's `prompt` as a list of prompts (strings or token-id lists), or a 400."
     if isinstance(prompt, str): return [prompt]
@@ -273,7 +272,7 @@ def completion_logprobs(llm: LLM, lps: list, offset: int = 0) -> dict:
     return {'tokens': tokens, 'token_logprobs': [lp.logprob for lp in lps],
             'top_logprobs': [{text(t): v for t, v in lp.top} for lp in lps], 'text_offset': offsets}
 
-# %% ../nbs/07_server.ipynb #b28c8574
+# %% ../nbs/07_server.ipynb #f3315989
 class CompletionsHandler(BaseHandler):
     "POST /v1/completions"
     async def post(self):
@@ -296,7 +295,7 @@ class CompletionsHandler(BaseHandler):
                    for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals))]
         self.write(envelope(choices, usage=usage(n_prompt, n_out)))
 
-# %% ../nbs/07_server.ipynb #48a84bf8
+# %% ../nbs/07_server.ipynb #693584ac
 def chat_prompt(llm: LLM, messages) -> str:
     "The chat template applied to OpenAI-style messages, or a 400."
     if not isinstance(messages, list) or not messages: raise APIError("'messages' must be a non-empty list", param='messages')
@@ -313,7 +312,7 @@ def chat_logprobs(llm: LLM, lps: list) -> dict:
     return {'content': [{'token': text(lp.token_id), 'logprob': lp.logprob, 'bytes': list(text(lp.token_id).encode()),
                          'top_logprobs': [{'token': text(t), 'logprob': v, 'bytes': list(text(t).encode())} for t, v in lp.top]} for lp in lps]}
 
-# %% ../nbs/07_server.ipynb #f11e1fae
+# %% ../nbs/07_server.ipynb #af0af7b0
 class ChatCompletionsHandler(BaseHandler):
     "POST /v1/chat/completions"
     async def post(self):
@@ -336,7 +335,7 @@ class ChatCompletionsHandler(BaseHandler):
                    for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals))]
         self.write({**envelope(choices, usage=usage(n_prompt, n_out)), 'object': 'chat.completion'})
 
-# %% ../nbs/07_server.ipynb #de0098a2
+# %% ../nbs/07_server.ipynb #f62e21b5
 class ModelsHandler(BaseHandler):
     "GET /v1/models"
     def get(self):
@@ -359,7 +358,7 @@ class MetricsHandler(BaseHandler):
         self.set_header('Content-Type', CONTENT_TYPE_LATEST)
         self.write(generate_latest(self.registry))
 
-# %% ../nbs/07_server.ipynb #5a3a0045
+# %% ../nbs/07_server.ipynb #c31d6efb
 def hardware_stats() -> dict:
     "CPU utilization and this process's memory (psutil); GPU utilization and memory (NVML) when a GPU is present."
     import psutil
@@ -414,7 +413,7 @@ class EngineCollector:
             f.add_metric(name, buckets, sum_value=h.total)
             yield f
 
-# %% ../nbs/07_server.ipynb #f94ed06e
+# %% ../nbs/07_server.ipynb #20174ae8
 def api_routes(engine: EngineLoop, model_name: str, api_key: str | None = None, registry=None) -> list:
     "Tornado routes of the API (usable in a plain Tornado app or beside Bokeh's server)."
     kw = dict(engine=engine, model_name=model_name, api_key=api_key)
@@ -427,7 +426,7 @@ def metrics_registry(engine: EngineLoop, model_name: str):
     reg = CollectorRegistry(); reg.register(EngineCollector(engine, model_name))
     return reg
 
-# %% ../nbs/07_server.ipynb #e7c30587
+# %% ../nbs/07_server.ipynb #c3e38518
 def build_parser() -> argparse.ArgumentParser:
     "Command-line options of `nano_serve_server`."
     p = argparse.ArgumentParser(prog='nano_serve_server', description='Serve a model over an OpenAI-compatible HTTP API, with /metrics and a live dashboard.',
@@ -472,7 +471,7 @@ def model_name(args) -> str:
     if args.served_model_name: return args.served_model_name
     return 'SmolLM2-135M-Instruct' if args.model is None else Path(str(args.model).rstrip('/')).name
 
-# %% ../nbs/07_server.ipynb #b47a82e1
+# %% ../nbs/07_server.ipynb #ee413014
 def install_shutdown(server, engine: EngineLoop, io_loop, grace: float = 1.0):
     "Stop cleanly on SIGINT/SIGTERM: stop listening, abort in-flight requests, end the loop after `grace` seconds."
     def shutdown():
@@ -505,7 +504,7 @@ def main(argv=None):
     install_shutdown(server, engine, io_loop)
     io_loop.start()
 
-# %% ../nbs/07_server.ipynb #60a52466
+# %% ../nbs/07_server.ipynb #564c7cfd
 def free_port() -> int:
     "A free TCP port on the loopback interface."
     import socket
@@ -524,6 +523,6 @@ def wait_ready(base_url: str, proc=None, timeout: float = 180) -> None:
         except OSError: time.sleep(0.3)
     raise TimeoutError(f'{base_url} not ready after {timeout} s')
 
-# %% ../nbs/07_server.ipynb #8ead5312
+# %% ../nbs/07_server.ipynb #5030f431
 #| eval: false
 if __name__ == '__main__': main()

@@ -2,7 +2,7 @@
 bad input, disconnects, admission control, API keys, shutdown and concurrency."""
 import asyncio, json, signal, socket, time, urllib.request, urllib.error
 import pytest
-from openai import OpenAI, AsyncOpenAI, BadRequestError, NotFoundError, AuthenticationError, RateLimitError
+from openai import AsyncOpenAI, BadRequestError, NotFoundError, AuthenticationError, RateLimitError
 from conftest import Server
 
 MODEL = 'SmolLM2-135M-Instruct'
