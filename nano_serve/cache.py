@@ -94,25 +94,25 @@ class AttentionMetadata:
 def gather_kv(cache: torch.Tensor, block_table: torch.Tensor, n: int) -> torch.Tensor:
     "The first `n` tokens of a request's keys or values, `[n, kv_heads, d]`, read through its block table."
     bs = cache.shape[1]
-    return cache[block_table[: (n + bs - 1) // bs].long()].flatten(0, 1)[:n]
+    return cache.index_select(0, block_table[: (n + bs - 1) // bs].long()).flatten(0, 1)[:n]
 
 def prefix_causal_mask(n_new: int, n_ctx: int, device) -> torch.Tensor:
     "Boolean mask `[n_new, n_ctx]`: new token i (at position n_ctx - n_new + i) sees positions up to its own."
     return torch.arange(n_ctx, device=device)[None, :] <= torch.arange(n_ctx - n_new, n_ctx, device=device)[:, None]
 
 def _sdpa(q, k, v, mask, scale):
-    "Attention on `[heads, q, d]`-shaped tensors with grouped-query heads."
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=True)
+    "Attention on `[heads, q, d]`-shaped tensors with grouped-query heads; `mask=None` means causal."
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None, scale=scale, enable_gqa=True)
 
 # %% ../nbs/01_cache.ipynb #bde17c48
 def decode_rows(meta: AttentionMetadata, decode: list[int], block_size: int):
-    "Batch rows, block tables and padding mask of the single-token requests, computed once per step."
+    "Batch rows, flat block ids `[D * blocks]` and padding mask of the single-token requests, computed once per step."
     if 'decode' not in meta.memo:
         dev = meta.block_tables.device
         nblk = -(-max(meta.ctx_lens[i] for i in decode) // block_size)
         rows = torch.tensor(decode, device=dev)
         mask = torch.arange(nblk * block_size, device=dev)[None, :] < meta.context_lens[rows][:, None]
-        meta.memo['decode'] = (meta.query_start_loc[rows].long(), meta.block_tables[rows, :nblk].long(), mask[:, None, None, :])
+        meta.memo['decode'] = (meta.query_start_loc[rows].long(), meta.block_tables[rows, :nblk].long().flatten(), mask[:, None, None, :])
     return meta.memo['decode']
 
 # %% ../nbs/01_cache.ipynb #beb5e657
@@ -122,14 +122,17 @@ def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.T
     out = torch.empty_like(q)
     decode = [i for i, n in enumerate(meta.query_lens) if n == 1]
     if decode:  # one batched call for all single-token rows: gather their blocks at once, mask past each length
-        idx, tables, mask = decode_rows(meta, decode, k_cache.shape[1])
-        k, v = k_cache[tables].flatten(1, 2), v_cache[tables].flatten(1, 2)      # [D, blocks*bs, kv_heads, d]: the one copy
-        out[idx] = _sdpa(q[idx, :, None], k.transpose(1, 2), v.transpose(1, 2), mask, scale)[:, :, 0]
+        idx, blocks, mask = decode_rows(meta, decode, k_cache.shape[1])
+        D, (kvh, d) = len(decode), k_cache.shape[2:]
+        k = k_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2)   # [D, kv_heads, blocks*bs, d]: the one copy
+        v = v_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2)
+        qg = q[idx].view(D, kvh, -1, d)                                           # query heads of a group as its rows
+        out[idx] = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask, scale=scale).view(D, -1, d)
     for i, n in enumerate(meta.query_lens):
         if n == 1: continue
         a, ctx = meta.query_start_loc[i].item(), meta.ctx_lens[i]
         k, v = gather_kv(k_cache, meta.block_tables[i], ctx), gather_kv(v_cache, meta.block_tables[i], ctx)
-        mask = prefix_causal_mask(n, ctx, q.device)
+        mask = prefix_causal_mask(n, ctx, q.device) if ctx > n else None   # no cached prefix: plain causal
         out[a:a + n] = _sdpa(q[a:a + n].transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), mask, scale).transpose(0, 1)
     return out
 
@@ -167,7 +170,7 @@ def scattered_block_tables(lens: list[int], block_size: int, num_blocks: int, se
 # %% ../nbs/01_cache.ipynb #2c1c7be6
 def run_incremental(model, cache: KVCache, block_tables: list[list[int]], prompts: list[list[int]], prefill_lens: list[int]) -> list[torch.Tensor]:
     "Prefill `prefill_lens[i]` tokens of each prompt in one pass, then one token per step; return each prompt's logits."
-    device = model.lm_head.weight.device
+    device = model.device
     outs = [[] for _ in prompts]
     steps = [(list(prefill_lens), [0] * len(prompts))]  # (ends, starts) of each step
     for j in range(max(len(p) - n for p, n in zip(prompts, prefill_lens))):

@@ -130,7 +130,7 @@ class ModelRunner:
     "Runs the model over a scheduled batch on its KV cache (and swap pool) and samples."
     def __init__(self, model, cache: KVCache, sampler: Sampler, attend=None, swap_cache: KVCache | None = None, graphs=None):
         self.model, self.cache, self.sampler, self.swap_cache, self.graphs = model, cache, sampler, swap_cache, graphs
-        self.device = model.lm_head.weight.device
+        self.device = model.device
         self.attend = attend   # None: the PyTorch reference attention of 01_cache
 
     @torch.inference_mode()
@@ -356,7 +356,7 @@ class LLM:
         cfg = self.model.config
         self.max_model_len = min(max_model_len or cfg.max_position_embeddings, cfg.max_position_embeddings)
         self.eos_token_id = self.tokenizer.eos_token_id if self.tokenizer is not None else _first(cfg.eos_token_id)
-        dt = self.model.lm_head.weight.dtype
+        dt = self.model.dtype
         n = choose_num_blocks(cfg, block_size, dt, self.device, num_kv_blocks, gpu_memory_utilization, kv_cache_bytes)
         self.cache = KVCache(cfg, n + 1, block_size, dt, self.device)   # + a scratch block for padded rows
         self.allocator = BlockAllocator(n, block_size, enable_prefix_caching)
@@ -374,6 +374,8 @@ class LLM:
             if not enforce_eager:
                 self.model.compile_fusions()
                 graphs = CUDAGraphDecoder(self.model, self.cache, attend, max_num_seqs, -(-self.max_model_len // block_size), n)
+        elif self.device.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
+            self.model.prepack_linears()   # oneDNN-packed weights (00_model)
         self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs)
         self.metrics = Metrics()
         self.check_invariants = check_invariants

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED', 'rope_parameters',
            'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
-           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'causal_attention', 'bundled_model_path',
+           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'causal_attention', 'bundled_model_path',
            'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'read_gguf_weights',
            'read_safetensors_weights', 'pack_weights', 'build_model', 'default_device', 'resolve_dtype',
            'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'generate_greedy']
@@ -164,9 +164,14 @@ class CausalLM(nn.Module):
         if self.config.tie_word_embeddings: self.lm_head.weight = self.model.embed_tokens.weight
         return self
 
+    @property
+    def device(self) -> torch.device: return self.model.embed_tokens.weight.device
+    @property
+    def dtype(self) -> torch.dtype: return self.model.embed_tokens.weight.dtype
+
     def init_rope(self):
         "Build the rotary tables on the model's device."
-        self.rope = RotaryEmbedding(self.config, self.lm_head.weight.device)
+        self.rope = RotaryEmbedding(self.config, self.device)
         return self
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor, attention: AttentionFn) -> torch.Tensor:
@@ -186,6 +191,24 @@ class CausalLM(nn.Module):
             for m in self.modules():
                 if isinstance(m, cls): m.kernel = fused
         return self
+
+    def prepack_linears(self, batch_hint: int = 32):
+        "Swap every `nn.Linear` for a `PackedLinear` (CPU): weights reordered once for oneDNN's matmul."
+        for m in list(self.modules()):
+            for name, child in list(m.named_children()):
+                if isinstance(child, nn.Linear): setattr(m, name, PackedLinear(child, batch_hint))
+        return self
+
+# %% ../nbs/00_model.ipynb #f46f11c4
+class PackedLinear(nn.Module):
+    "A `nn.Linear` whose weight oneDNN has reordered once into the blocked layout its CPU matmul reads."
+    def __init__(self, linear: nn.Linear, batch_hint: int = 32):
+        super().__init__()
+        self.in_features, self.out_features, self.bias = linear.in_features, linear.out_features, linear.bias
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, 'none', [], '')
 
 # %% ../nbs/00_model.ipynb #0b2dac95
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -356,7 +379,7 @@ def generate_greedy(model: CausalLM, tokenizer, prompt: str, max_tokens: int = 3
     ids = tokenizer(text)['input_ids']
     start = len(ids)
     for _ in range(max_tokens):
-        x = torch.tensor(ids, device=model.lm_head.weight.device)
+        x = torch.tensor(ids, device=model.device)
         nxt = model.compute_logits(model(x, torch.arange(len(ids), device=x.device), causal_attention)[-1:]).argmax(-1).item()
         if nxt == tokenizer.eos_token_id: break
         ids.append(nxt)
