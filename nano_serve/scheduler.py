@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['SamplingParams', 'RequestStatus', 'Request', 'FCFS', 'PriorityPolicy', 'Chunk', 'ScheduledBatch',
-           'RecomputePreemption', 'Scheduler', 'simulate']
+           'RecomputePreemption', 'Scheduler', 'NgramProposer', 'simulate']
 
 # %% ../nbs/03_scheduler.ipynb #7415da39
 import itertools, time
+import torch
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -122,6 +123,7 @@ class Chunk:
     params: SamplingParams
     is_decode: bool                       # one generated token (as opposed to prompt or recompute work)
     history: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # (prompt, output) ids, only for penalties
+    draft: tuple[int, ...] = ()           # guessed next tokens, the tail of `token_ids`, to be verified this step
 
 @dataclass
 class ScheduledBatch:
@@ -135,7 +137,7 @@ class ScheduledBatch:
     @property
     def num_tokens(self) -> int: return sum(len(c.token_ids) for c in self.chunks)
     @property
-    def num_decode_tokens(self) -> int: return sum(c.is_decode for c in self.chunks)
+    def num_decode_tokens(self) -> int: return sum(len(c.token_ids) for c in self.chunks if c.is_decode)
     @property
     def num_prefill_tokens(self) -> int: return self.num_tokens - self.num_decode_tokens
     def __bool__(self): return bool(self.chunks or self.swap_out or self.swap_in)
@@ -161,11 +163,12 @@ class RecomputePreemption:
 class Scheduler:
     "Decides each step which requests advance by how many tokens, and applies the sampled results."
     def __init__(self, allocator: BlockAllocator, max_num_seqs: int = 64, max_num_batched_tokens: int = 2048,
-                 policy=None, preemption=None, max_model_len: int | None = None):
+                 policy=None, preemption=None, max_model_len: int | None = None, proposer=None):
         if max_num_seqs < 1 or max_num_batched_tokens < 1: raise ValueError("max_num_seqs and max_num_batched_tokens must be positive")
         self.allocator, self.max_num_seqs, self.max_num_batched_tokens = allocator, max_num_seqs, max_num_batched_tokens
         self.policy, self.preemption = policy or FCFS(), preemption or RecomputePreemption()
         self.max_model_len = max_model_len
+        self.proposer = proposer            # guesses tokens ahead for speculative decoding; None: off
         self.waiting: list[Request] = []    # sorted by policy key
         self.running: list[Request] = []    # sorted by policy key
         self.swapped: list[Request] = []    # sorted by policy key
@@ -244,13 +247,13 @@ def _admit(self: Scheduler, req: Request, budget: int) -> int:
     return n
 
 @patch
-def _chunk(self: Scheduler, req: Request, n: int) -> Chunk:
-    "The read-only plan for computing `req`'s next `n` tokens."
+def _chunk(self: Scheduler, req: Request, n: int, draft: tuple[int, ...] = ()) -> Chunk:
+    "The read-only plan for computing `req`'s next `n` tokens (and a draft to verify after them)."
     start = req.num_computed_tokens
     sample = start + n == req.num_tokens
     history = (req.prompt_token_ids, tuple(req.output_token_ids)) if sample and req.params.uses_history else None
-    return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]), start, tuple(self.allocator.tables[req.request_id]),
-                 sample, req.params, is_decode=(n == 1 and start >= len(req.prompt_token_ids)), history=history)
+    return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]) + draft, start, tuple(self.allocator.tables[req.request_id]),
+                 sample, req.params, is_decode=(n == 1 and start >= len(req.prompt_token_ids)), history=history, draft=draft)
 
 # %% ../nbs/03_scheduler.ipynb #f0f927be
 @patch
@@ -280,7 +283,8 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         if req.status != RequestStatus.RUNNING: continue   # preempted earlier in this loop
         n = min(req.num_tokens - req.num_computed_tokens, budget)
         if n == 0 or not self._fit(req, req.num_computed_tokens + n, batch): continue
-        planned.append((req, n)); budget -= n
+        draft = self._draft(req, budget - n) if n == 1 else ()
+        planned.append((req, n, draft)); budget -= n + len(draft)
     starved = len(batch.preempted) > made_room   # running work lost blocks: admitting more would be pointless
     while self.swapped and not starved and len(self.running) < self.max_num_seqs and not self._waiting_first():
         req = self.swapped[0]
@@ -288,34 +292,39 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         self.swapped.pop(0); req.status = RequestStatus.RUNNING
         self.running.append(req); self._sort(self.running)
         n = min(req.num_tokens - req.num_computed_tokens, budget)
-        if n and self.allocator.allocate(req.request_id, req.num_computed_tokens + n): planned.append((req, n)); budget -= n
+        if n and self.allocator.allocate(req.request_id, req.num_computed_tokens + n): planned.append((req, n, ())); budget -= n
     while self.waiting and budget > 0 and not starved and len(self.running) < self.max_num_seqs and self._waiting_first():
         req = self.waiting[0]
         n = self._admit(req, budget)
         if n == 0: break
         self.waiting.pop(0); req.status = RequestStatus.RUNNING
         self.running.append(req); self._sort(self.running)
-        planned.append((req, n)); budget -= n
-    batch.chunks = [self._chunk(r, n) for r, n in planned if r.status == RequestStatus.RUNNING]
+        planned.append((req, n, ())); budget -= n
+    batch.chunks = [self._chunk(r, n, d) for r, n, d in planned if r.status == RequestStatus.RUNNING]
     batch.schedule_seconds = time.monotonic() - t0
     return batch
 
 # %% ../nbs/03_scheduler.ipynb #fa5e22e8
 @patch
-def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int]) -> list[Request]:
-    "Apply one step's sampled tokens; returns the requests that got a new token."
+def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int | list[int]]) -> list[Request]:
+    "Apply one step's sampled tokens (a list where a draft was verified); returns the requests that got tokens."
     out, now = [], time.monotonic()
     for c in batch.chunks:
         req = self.requests.get(c.request_id)
         if req is None: continue                        # aborted while the step ran
-        req.num_computed_tokens = c.start + len(c.token_ids)
+        toks = sampled.get(c.request_id, [])
+        toks = toks if isinstance(toks, list) else [toks]
+        reason = None
+        for tok in toks:                                # accepted draft tokens, then the model's own next one
+            req.append_token(tok)
+            reason = self._stop_reason(req, tok)
+            if reason: break
+        # the K/V of the last real token and of each accepted draft token are now valid; rejected ones are not
+        req.num_computed_tokens = min(c.start + len(c.token_ids) - len(c.draft) + max(len(toks) - 1, 0), req.num_tokens)
         self.allocator.cache_blocks(req.request_id, req.all_token_ids, req.num_computed_tokens)
-        if c.request_id not in sampled: continue
-        tok = sampled[c.request_id]
-        req.append_token(tok)
+        if not toks: continue
         if req.first_token_time is None: req.first_token_time = now
         out.append(req)
-        reason = self._stop_reason(req, tok)
         if reason: self.finish(req.request_id, reason)
     return out
 
@@ -327,6 +336,34 @@ def _stop_reason(self: Scheduler, req: Request, tok: int) -> str | None:
     if len(req.output_token_ids) >= p.max_tokens: return 'length'
     if self.max_model_len and req.num_tokens >= self.max_model_len: return 'length'
     return None
+
+# %% ../nbs/03_scheduler.ipynb #ebe2a124
+class NgramProposer:
+    "Prompt lookup: propose the tokens that followed the latest earlier occurrence of the request's last n-gram."
+    def __init__(self, num_tokens: int = 4, max_ngram: int = 3, min_ngram: int = 1):
+        if not 1 <= min_ngram <= max_ngram or num_tokens < 1: raise ValueError("need 1 <= min_ngram <= max_ngram and num_tokens >= 1")
+        self.num_tokens, self.max_ngram, self.min_ngram = num_tokens, max_ngram, min_ngram
+
+    def propose(self, tokens: list[int], limit: int | None = None) -> tuple[int, ...]:
+        "Up to `min(limit, num_tokens)` guessed next tokens (longest n-gram first), or `()`."
+        k = min(self.num_tokens, limit if limit is not None else self.num_tokens)
+        if k <= 0 or len(tokens) < self.min_ngram + 1: return ()
+        t = torch.tensor(tokens)
+        for n in range(min(self.max_ngram, len(tokens) - 1), self.min_ngram - 1, -1):
+            windows = t[:-1].unfold(0, n, 1)                 # every earlier n-gram (not the tail itself)
+            hits = (windows == t[-n:]).all(-1).nonzero()
+            if len(hits): i = hits[-1].item() + n; return tuple(tokens[i:i + k])
+        return ()
+
+# %% ../nbs/03_scheduler.ipynb #152a7b0b
+@patch
+def _draft(self: Scheduler, req: Request, budget: int) -> tuple[int, ...]:
+    "A draft for `req`'s decode step within the token budget and its `max_tokens`, with KV slots reserved; else `()`."
+    p = req.params
+    if self.proposer is None or not p.greedy or p.uses_history or p.logprobs is not None or p.stop: return ()
+    draft = self.proposer.propose(req.all_token_ids, min(budget, p.max_tokens - len(req.output_token_ids) - 1))
+    if draft and not self.allocator.allocate(req.request_id, req.num_computed_tokens + 1 + len(draft)): return ()
+    return draft
 
 # %% ../nbs/03_scheduler.ipynb #81da2efa
 def simulate(scheduler: Scheduler, next_token=lambda req_id, step: 7, max_steps: int = 1000, check: bool = True) -> list[dict]:

@@ -449,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     a('--swap-space', type=float, default=None, help='CPU memory for swapped KV blocks, GiB (default: 4 with CUDA, 0.25 on CPU)')
     a('--scheduling-policy', default='fcfs', choices=['fcfs', 'priority'], help="order of the waiting queue; 'priority' honours the request's priority field")
     a('--no-prefix-caching', action='store_true', help='disable prefix caching')
+    a('--speculative-config', type=json.loads, default=None,
+      help='speculative decoding by prompt lookup, as JSON: \'{"method": "ngram", "num_speculative_tokens": 4}\'')
     a('--api-key', default=None, help='require "Authorization: Bearer KEY" on /v1/* requests')
     a('--max-waiting', type=int, default=256, help='answer 429 when more requests than this are waiting')
     a('--seed', type=int, default=0, help='seed for unseeded sampling')
@@ -463,7 +465,7 @@ def engine_from_args(args) -> LLM:
                enable_prefix_caching=not args.no_prefix_caching, load_format=args.load_format, seed=args.seed,
                kv_cache_bytes=int(args.kv_cache_gib * 2**30), gpu_memory_utilization=args.gpu_memory_utilization,
                max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy,
-               preemption_mode=args.preemption_mode, swap_space=args.swap_space)
+               preemption_mode=args.preemption_mode, swap_space=args.swap_space, speculative_config=args.speculative_config)
 
 def model_name(args) -> str:
     "The served model name: the flag, or the model file or folder name."
