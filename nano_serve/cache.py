@@ -135,11 +135,15 @@ def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.T
         (D, qm), (kvh, d), H = valid.shape, k_cache.shape[2:], q.shape[1]
         k = k_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2)   # [D, kv_heads, blocks*bs, d]: the one copy
         v = v_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2)
-        qp = q.new_zeros(D, qm, H, d); qp[valid] = q[tokens]
-        qg = qp.view(D, qm, kvh, H // kvh, d).permute(0, 2, 3, 1, 4).reshape(D, kvh, -1, d)  # a group's heads x queries as rows
-        m = mask[:, None, None].expand(D, 1, H // kvh, qm, mask.shape[-1]).reshape(D, 1, -1, mask.shape[-1])
-        o = F.scaled_dot_product_attention(qg, k, v, attn_mask=m, scale=scale)
-        out[tokens] = o.view(D, kvh, H // kvh, qm, d).permute(0, 3, 1, 2, 4).reshape(D, qm, H, d)[valid]
+        if qm == 1:   # plain decode: nothing to pad
+            o = F.scaled_dot_product_attention(q[tokens].view(D, kvh, -1, d), k, v, attn_mask=mask[:, None], scale=scale)
+            out[tokens] = o.view(D, H, d)
+        else:
+            qp = q.new_zeros(D, qm, H, d); qp[valid] = q[tokens]
+            qg = qp.view(D, qm, kvh, H // kvh, d).permute(0, 2, 3, 1, 4).reshape(D, kvh, -1, d)  # a group's heads x queries as rows
+            m = mask[:, None, None].expand(D, 1, H // kvh, qm, mask.shape[-1]).reshape(D, 1, -1, mask.shape[-1])
+            o = F.scaled_dot_product_attention(qg, k, v, attn_mask=m, scale=scale)
+            out[tokens] = o.view(D, kvh, H // kvh, qm, d).permute(0, 3, 1, 2, 4).reshape(D, qm, H, d)[valid]
     for i, n in enumerate(meta.query_lens):
         if n <= SHORT_QUERY: continue
         a, ctx = meta.query_start_loc[i].item(), meta.ctx_lens[i]

@@ -88,6 +88,7 @@ class Request:
     first_token_time: float | None = None
     finished_time: float | None = None
     num_preemptions: int = 0
+    draft_accepted: int | None = None    # speculative decoding: how many tokens of its last draft were right
     seq: int = field(default_factory=itertools.count().__next__)  # tie-breaker: submission order
     all_token_ids: list[int] = field(default_factory=list)  # prompt + output, kept up to date (no copy per engine step)
 
@@ -314,6 +315,7 @@ def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int | list
         if req is None: continue                        # aborted while the step ran
         toks = sampled.get(c.request_id, [])
         toks = toks if isinstance(toks, list) else [toks]
+        if c.draft and toks: req.draft_accepted = len(toks) - 1
         reason = None
         for tok in toks:                                # accepted draft tokens, then the model's own next one
             req.append_token(tok)
@@ -361,7 +363,9 @@ def _draft(self: Scheduler, req: Request, budget: int) -> tuple[int, ...]:
     "A draft for `req`'s decode step within the token budget and its `max_tokens`, with KV slots reserved; else `()`."
     p = req.params
     if self.proposer is None or not p.greedy or p.uses_history or p.logprobs is not None or p.stop: return ()
-    draft = self.proposer.propose(req.all_token_ids, min(budget, p.max_tokens - len(req.output_token_ids) - 1))
+    limit = min(budget, p.max_tokens - len(req.output_token_ids) - 1)
+    if req.draft_accepted is not None: limit = min(limit, req.draft_accepted + 1)   # grow while guesses hold, shrink when they miss
+    draft = self.proposer.propose(req.all_token_ids, limit)
     if draft and not self.allocator.allocate(req.request_id, req.num_computed_tokens + 1 + len(draft)): return ()
     return draft
 

@@ -401,7 +401,9 @@ class EngineCollector:
                     'kv_block_alloc_seconds': ('Time spent allocating KV blocks.', st['kv_alloc_seconds']),
                     'engine_steps': ('Engine steps run.', c['steps']),
                     'prefill_tokens': ('Tokens computed as prompt (or recompute) work.', c['prefill_tokens']),
-                    'decode_tokens': ('Tokens computed as decode work.', c['decode_tokens'])}
+                    'decode_tokens': ('Tokens computed as decode work.', c['decode_tokens']),
+                    'spec_decode_num_draft_tokens': ('Tokens proposed by speculative decoding.', c['draft_tokens']),
+                    'spec_decode_num_accepted_tokens': ('Proposed tokens the model agreed with.', c['accepted_tokens'])}
         for k, (doc, v) in counters.items(): yield fam(CounterMetricFamily, k, doc, v)
         ok = CounterMetricFamily('nano_serve:request_success', 'Finished requests by finish reason.', labels=lbl + ['finished_reason'])
         for reason, n in snap['finish_reasons'].items(): ok.add_metric(name + [str(reason)], n)
