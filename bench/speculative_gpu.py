@@ -32,4 +32,4 @@ for name, cfg in [('plain', None), ('ngram', {'method': 'ngram', 'num_speculativ
 res['same_tokens'] = sum(a == b for a, b in zip(outs['plain'], outs['ngram']))
 res['first_difference'] = next(([i, next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)] for i, (a, b) in enumerate(zip(outs['plain'], outs['ngram'])) if a != b), None)
 print(json.dumps(res, indent=1))
-if os.environ.get('OUT'): Path(os.environ['OUT'], 'speculative_gpu.json').write_text(json.dumps(res, indent=1))
+if os.environ.get('OUT'): Path(os.environ['OUT'], 'speculative-gpu.json').write_text(json.dumps(res, indent=1))
