@@ -159,3 +159,19 @@ def test_api_key_admission_control_and_shutdown():
         assert s.proc.wait(10) == 0 and time.time() - t0 < 10
     finally:
         s.stop()
+
+
+def test_speculative_server_streams_the_same_text(server):
+    "A server with prompt-lookup speculation: several tokens per step still stream as the plain server's text, and /metrics counts drafts."
+    s = Server('--no-dashboard', '--speculative-config', '{"method": "ngram", "num_speculative_tokens": 4}')
+    try:
+        prompts = ['Repeat after me: red green blue red green blue red green blue', 'The three primary colors are']
+        for p in prompts:
+            kw = dict(model=MODEL, prompt=p, max_tokens=40, temperature=0)
+            want = server.client().completions.create(**kw).choices[0].text
+            streamed = ''.join(ch.choices[0].text for ch in s.client().completions.create(**kw, stream=True) if ch.choices)
+            assert streamed == want == s.client().completions.create(**kw).choices[0].text
+        m = s.wait_idle()
+        assert m['nano_serve:spec_decode_num_accepted_tokens_total'] > 0 and m['nano_serve:kv_cache_usage_perc'] == 0
+    finally:
+        s.stop()
