@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .engine import LLM, SamplingParams, make_proposer
+from .engine import LLM, SamplingParams
 
 # %% ../nbs/09_bench.ipynb #2a76af02
 def random_token_workload(num_prompts: int, input_len: int, output_len: int, range_ratio: float = 0.0, seed: int = 0,
@@ -93,14 +93,15 @@ def cpu_vs_hf(num_prompts: int = 24, seed: int = 0, dtype: str = 'float32', spec
     from transformers import AutoModelForCausalLM
     from nano_serve.model import bundled_model_path, resolve_dtype
     wl = text_workload(num_prompts, seed=seed)
-    llm = LLM(device='cpu', dtype=dtype, seed=seed, enable_prefix_caching=False)   # no reuse between the two runs
+    engine = lambda **kw: LLM(device='cpu', dtype=dtype, seed=seed, enable_prefix_caching=False, **kw)   # nothing reused from the warm-up
+    llm = engine()
     ours = run_offline(llm, wl)
     res = dict(machine=machine(), dtype=dtype, workload=dict(num_prompts=num_prompts, words=[12, 200], new_tokens=[16, 96], seed=seed, ignore_eos=True),
                nano_serve=ours)
     if speculative_config:
-        llm.scheduler.proposer = make_proposer(speculative_config)
-        res['nano_serve_speculative'] = dict(config=speculative_config, **run_offline(llm, wl))
-        s = llm.stats(); res['nano_serve_speculative']['acceptance_rate'] = s['spec_acceptance_rate']
+        spec = engine(speculative_config=speculative_config)
+        res['nano_serve_speculative'] = dict(config=speculative_config, **run_offline(spec, wl), acceptance_rate=spec.stats()['spec_acceptance_rate'])
+        del spec
     path = bundled_model_path()
     ref = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=resolve_dtype(dtype, torch.device('cpu'))).eval()
     run_hf_generate(ref, llm.tokenizer, wl[:2])  # warm-up

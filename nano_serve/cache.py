@@ -108,20 +108,26 @@ def _sdpa(q, k, v, mask, scale):
 # %% ../nbs/01_cache.ipynb #bde17c48
 SHORT_QUERY = 16   # requests with at most this many new tokens in a step go through the one batched call
 
-def short_rows(meta: AttentionMetadata, rows: list[int], block_size: int):
-    "Token index and padding of each query of requests `rows` (few new tokens each), their flat block ids and mask; once per step."
+def short_rows(meta: AttentionMetadata, block_size: int, group: int):
+    "The requests with few new tokens, batched once per step: padded query token indices, the real ones and where, block ids, mask."
     if 'short' not in meta.memo:
+        rows = [i for i, n in enumerate(meta.query_lens) if n <= SHORT_QUERY]
+        if not rows: meta.memo['short'] = None; return None
         dev = meta.block_tables.device
         r = torch.tensor(rows, device=dev)
         qlen = torch.tensor([meta.query_lens[i] for i in rows], device=dev)
         qi = torch.arange(int(qlen.max()), device=dev)
         valid = qi[None, :] < qlen[:, None]                                      # [D, q_max]: real queries, not padding
+        first = meta.query_start_loc[r].long()[:, None]
+        tokens = torch.where(valid, first + qi[None, :], first)                  # padding repeats the row's first query
         ctx = meta.context_lens[r].long()[:, None]
         sees = torch.minimum(ctx - qlen[:, None] + qi[None, :], ctx - 1)         # the last position each query may see
         nblk = -(-max(meta.ctx_lens[i] for i in rows) // block_size)
         mask = torch.arange(nblk * block_size, device=dev)[None, None, :] <= sees[:, :, None]   # [D, q_max, blocks*bs]
-        tokens = (meta.query_start_loc[r].long()[:, None] + qi[None, :])[valid]
-        meta.memo['short'] = (tokens, valid, meta.block_tables[r, :nblk].long().flatten(), mask)
+        D, qm, S = mask.shape                                                    # one mask row per (query head of a group, query)
+        mask = mask[:, None, None].expand(D, 1, group, qm, S).reshape(D, 1, group * qm, S)   # a view when q_max is 1
+        real = valid.flatten().nonzero().squeeze(1)                              # rows of the padded output that are real
+        meta.memo['short'] = (tokens, tokens.flatten()[real], real, meta.block_tables[r, :nblk].long().flatten(), mask)
     return meta.memo['short']
 
 # %% ../nbs/01_cache.ipynb #beb5e657
@@ -129,21 +135,16 @@ def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.T
                         scale: float | None = None) -> torch.Tensor:
     "Reference attention of new tokens `q` `[T, heads, d]` over each request's paged K/V (written beforehand)."
     out = torch.empty_like(q)
-    short = [i for i, n in enumerate(meta.query_lens) if n <= SHORT_QUERY]
-    if short:  # one batched call: gather their blocks at once, pad queries to the longest, mask what each may not see
-        tokens, valid, blocks, mask = short_rows(meta, short, k_cache.shape[1])
-        (D, qm), (kvh, d), H = valid.shape, k_cache.shape[2:], q.shape[1]
+    (kvh, d), H = k_cache.shape[2:], q.shape[1]
+    short = short_rows(meta, k_cache.shape[1], H // kvh)
+    if short is not None:  # one batched call: gather their blocks at once, pad queries to the longest, mask what each may not see
+        tokens, real_tokens, real, blocks, mask = short
+        D, qm = tokens.shape
         k = k_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2)   # [D, kv_heads, blocks*bs, d]: the one copy
         v = v_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2)
-        if qm == 1:   # plain decode: nothing to pad
-            o = F.scaled_dot_product_attention(q[tokens].view(D, kvh, -1, d), k, v, attn_mask=mask[:, None], scale=scale)
-            out[tokens] = o.view(D, H, d)
-        else:
-            qp = q.new_zeros(D, qm, H, d); qp[valid] = q[tokens]
-            qg = qp.view(D, qm, kvh, H // kvh, d).permute(0, 2, 3, 1, 4).reshape(D, kvh, -1, d)  # a group's heads x queries as rows
-            m = mask[:, None, None].expand(D, 1, H // kvh, qm, mask.shape[-1]).reshape(D, 1, -1, mask.shape[-1])
-            o = F.scaled_dot_product_attention(qg, k, v, attn_mask=m, scale=scale)
-            out[tokens] = o.view(D, kvh, H // kvh, qm, d).permute(0, 3, 1, 2, 4).reshape(D, qm, H, d)[valid]
+        qg = q[tokens].view(D, qm, kvh, -1, d).permute(0, 2, 3, 1, 4).reshape(D, kvh, -1, d)  # a group's heads x queries as rows
+        o = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask, scale=scale)
+        out[real_tokens] = o.view(D, kvh, -1, qm, d).permute(0, 3, 1, 2, 4).reshape(D * qm, H, d)[real]
     for i, n in enumerate(meta.query_lens):
         if n <= SHORT_QUERY: continue
         a, ctx = meta.query_start_loc[i].item(), meta.ctx_lens[i]

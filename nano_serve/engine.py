@@ -61,12 +61,10 @@ class TokenLogprobs:
 @dataclass
 class StepResult:
     "What the runner hands back for one step, keyed by request id."
-    sampled: dict[str, int | list[int]] = field(default_factory=dict)   # a list where a draft was verified
+    sampled: dict[str, list[int]] = field(default_factory=dict)   # new tokens: one, or a verified draft's and one more
     logprobs: dict[str, TokenLogprobs] = field(default_factory=dict)
     forward_seconds: float = 0.0
     sample_seconds: float = 0.0
-    draft_tokens: int = 0                  # speculative decoding: tokens guessed ...
-    accepted_tokens: int = 0               # ... and how many of them the model agreed with
 
 def accept_draft(draft: tuple[int, ...], choices: list[int]) -> list[int]:
     "Greedy verification: `draft` up to its first disagreement with the model's `choices`, then the model's choice there."
@@ -93,16 +91,13 @@ class Sampler:
     def release(self, request_id: str): self.generators.pop(request_id, None)
 
     def __call__(self, logits: torch.Tensor, chunks: list[Chunk]) -> StepResult:
-        "Sample one token per row of `logits` (rows match `chunks`, plus one row per drafted token)."
-        res, verified = StepResult(), {}
-        if any(c.draft for c in chunks):   # greedy choice at every drafted position, then one row per chunk as usual
+        "Sample a token from each chunk's last row of `logits`; a drafted chunk also has a row per drafted token before it."
+        res, drafted = StepResult(), {}
+        if any(c.draft for c in chunks):   # greedy choices at the drafted positions; the last rows go on as usual
             ends = list(itertools.accumulate(1 + len(c.draft) for c in chunks))
-            choices = logits.argmax(-1).tolist()
-            for c, e in zip(chunks, ends):
-                if c.draft: verified[c.request_id] = accept_draft(c.draft, choices[e - 1 - len(c.draft):e])
-            logits = logits[torch.tensor([e - 1 for e in ends], device=logits.device)]
-            res.draft_tokens = sum(len(c.draft) for c in chunks)
-            res.accepted_tokens = sum(len(t) - 1 for t in verified.values())
+            choices = iter(logits[[r for c, e in zip(chunks, ends) for r in range(e - 1 - len(c.draft), e - 1)]].argmax(-1).tolist())
+            drafted = {i: [next(choices) for _ in c.draft] for i, c in enumerate(chunks) if c.draft}
+            logits = logits[[e - 1 for e in ends]]
         want_lp = [i for i, c in enumerate(chunks) if c.params.logprobs is not None]
         raw_lp = torch.log_softmax(logits[want_lp], -1) if want_lp else None
         logits = apply_penalties(logits, chunks)
@@ -117,13 +112,13 @@ class Sampler:
             for j, i in enumerate(rand):
                 tokens[i] = torch.multinomial(probs[j], 1, generator=self.generator(chunks[i], dev))[0]
         tokens = tokens.tolist()
-        for i, c in enumerate(chunks): res.sampled[c.request_id] = tokens[i]
+        for i, c in enumerate(chunks):
+            res.sampled[c.request_id] = accept_draft(c.draft, drafted[i] + [tokens[i]]) if c.draft else [tokens[i]]
         for j, i in enumerate(want_lp):
             k = chunks[i].params.logprobs
             top = raw_lp[j].topk(k) if k else None
             res.logprobs[chunks[i].request_id] = TokenLogprobs(tokens[i], raw_lp[j, tokens[i]].item(),
                                                                list(zip(top.indices.tolist(), top.values.tolist())) if k else [])
-        res.sampled.update(verified)
         return res
 
 # %% ../nbs/06_engine.ipynb #0376d17f
@@ -339,9 +334,10 @@ class Metrics:
             self.hists['step_prefill_seconds' if rec.prefill_tokens else 'step_decode_seconds'].observe(rec.forward_s + rec.sample_s)
             self.hists['step_schedule_seconds'].observe(rec.schedule_s)
 
-    def record_token_gap(self, seconds: float):
-        "One inter-token latency of a request."
-        with self.lock: self.hists['inter_token_latency_seconds'].observe(seconds)
+    def record_token_gap(self, seconds: float, n: int = 1):
+        "Inter-token latency of a request, for each of `n` tokens that arrived together."
+        with self.lock:
+            for _ in range(n): self.hists['inter_token_latency_seconds'].observe(seconds)
 
     def record_finished(self, req: Request):
         "Add a finished request's latencies and token counts."
@@ -481,8 +477,7 @@ def step(self: LLM) -> list[RequestOutput]:
     for req in updated:
         st = self._states[req.request_id]
         new_ids, st.num_tokens = req.output_token_ids[st.num_tokens:], len(req.output_token_ids)   # several after a draft
-        if st.last_token_time is not None:
-            for _ in new_ids: self.metrics.record_token_gap((now - st.last_token_time) / len(new_ids))
+        if st.last_token_time is not None: self.metrics.record_token_gap((now - st.last_token_time) / len(new_ids), len(new_ids))
         st.last_token_time = now
         if req.request_id in res.logprobs: st.logprobs.append(res.logprobs[req.request_id])
         if req.finish_reason == 'stop' and new_ids and new_ids[-1] == req.eos_token_id: new_ids = new_ids[:-1]   # EOS is not text
@@ -520,7 +515,7 @@ def _record(self: LLM, batch: ScheduledBatch, res: StepResult):
     self.metrics.record_step(StepRecord(time.monotonic(), batch.schedule_seconds, res.forward_seconds, res.sample_seconds,
                                         batch.num_prefill_tokens, batch.num_decode_tokens, len(batch.chunks), len(s.running),
                                         len(s.waiting), len(s.swapped), self.allocator.num_used, len(batch.preempted),
-                                        res.draft_tokens, res.accepted_tokens))
+                                        batch.num_draft_tokens, sum(len(res.sampled[c.request_id]) - 1 for c in batch.chunks if c.draft)))
     if self.check_invariants: self.allocator.check_invariants()
 
 @patch

@@ -140,6 +140,8 @@ class ScheduledBatch:
     @property
     def num_decode_tokens(self) -> int: return sum(len(c.token_ids) for c in self.chunks if c.is_decode)
     @property
+    def num_draft_tokens(self) -> int: return sum(len(c.draft) for c in self.chunks)
+    @property
     def num_prefill_tokens(self) -> int: return self.num_tokens - self.num_decode_tokens
     def __bool__(self): return bool(self.chunks or self.swap_out or self.swap_in)
 
@@ -307,22 +309,22 @@ def schedule(self: Scheduler) -> ScheduledBatch:
 
 # %% ../nbs/03_scheduler.ipynb #fa5e22e8
 @patch
-def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, int | list[int]]) -> list[Request]:
-    "Apply one step's sampled tokens (a list where a draft was verified); returns the requests that got tokens."
+def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, list[int]]) -> list[Request]:
+    "Apply one step's new tokens per request (several where a draft was verified); returns the requests that got tokens."
     out, now = [], time.monotonic()
     for c in batch.chunks:
         req = self.requests.get(c.request_id)
         if req is None: continue                        # aborted while the step ran
         toks = sampled.get(c.request_id, [])
-        toks = toks if isinstance(toks, list) else [toks]
-        if c.draft and toks: req.draft_accepted = len(toks) - 1
+        accepted = len(toks) - 1 if c.draft else 0       # draft tokens the model agreed with
+        if c.draft: req.draft_accepted = accepted
         reason = None
         for tok in toks:                                # accepted draft tokens, then the model's own next one
             req.append_token(tok)
             reason = self._stop_reason(req, tok)
             if reason: break
-        # the K/V of the last real token and of each accepted draft token are now valid; rejected ones are not
-        req.num_computed_tokens = min(c.start + len(c.token_ids) - len(c.draft) + max(len(toks) - 1, 0), req.num_tokens)
+        # the K/V of the chunk's real tokens and of accepted draft tokens are now valid; rejected ones are not
+        req.num_computed_tokens = min(c.start + len(c.token_ids) - len(c.draft) + accepted, req.num_tokens)
         self.allocator.cache_blocks(req.request_id, req.all_token_ids, req.num_computed_tokens)
         if not toks: continue
         if req.first_token_time is None: req.first_token_time = now
@@ -376,7 +378,7 @@ def simulate(scheduler: Scheduler, next_token=lambda req_id, step: 7, max_steps:
     for step in range(max_steps):
         if not scheduler.has_unfinished(): break
         batch = scheduler.schedule()
-        sampled = {c.request_id: next_token(c.request_id, step) for c in batch.chunks if c.sample}
+        sampled = {c.request_id: [next_token(c.request_id, step)] for c in batch.chunks if c.sample}
         rows.append(dict(step=step, chunks={c.request_id: len(c.token_ids) for c in batch.chunks}, preempted=list(batch.preempted),
                          blocks={rid: len(t) for rid, t in scheduler.allocator.tables.items()},
                          waiting=[r.request_id for r in scheduler.waiting], swapped=[r.request_id for r in scheduler.swapped]))
