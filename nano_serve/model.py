@@ -352,8 +352,8 @@ def load_tokenizer(kind: str, path: Path):
     return AutoTokenizer.from_pretrained(str(path))
 
 # %% ../nbs/00_model.ipynb #b22a43dd
-def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto'):
-    "Load `(CausalLM, tokenizer)` from the bundled GGUF, a GGUF file, a Hugging Face folder, or a shipped config (dummy)."
+def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto', tokenizer: bool = True):
+    "Load `(CausalLM, tokenizer)` from the bundled GGUF, a GGUF file, a Hugging Face folder, or a shipped config (dummy); `tokenizer=False` skips the tokenizer (None)."
     if load_format not in ('auto', 'dummy'): raise ValueError(f"load_format must be 'auto' or 'dummy', not {load_format!r}")
     device = torch.device(device) if device is not None else default_device()
     dtype = resolve_dtype(dtype, device)
@@ -364,7 +364,7 @@ def load_model(model: str | Path | None = None, device=None, dtype=None, load_fo
     if load_format == 'dummy': state = None
     elif kind == 'gguf': state = read_gguf_weights(path, config)
     else: state = read_safetensors_weights(path)
-    return build_model(config, state, device, dtype), load_tokenizer(kind, path)
+    return build_model(config, state, device, dtype), load_tokenizer(kind, path) if tokenizer else None
 
 # %% ../nbs/00_model.ipynb #16be27a8
 def max_rel_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
