@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['log', 'ToCore', 'FromCore', 'NewRequest', 'Finish', 'Snapshot', 'Shutdown', 'Ready', 'Deltas', 'MetricsReply',
            'Fatal', 'die_with_parent', 'describe', 'metrics_reply', 'error_deltas', 'CoreLoop', 'run_core',
-           'EngineDeadError', 'EngineClient', 'start', 'submit', 'abort', 'refresh', 'shutdown']
+           'EngineDeadError', 'EngineClient', 'start', 'submit', 'abort', 'request_refresh', 'refresh', 'shutdown']
 
 # %% ../nbs/07_core.ipynb #646a7d1e
 import asyncio, ctypes, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
@@ -172,7 +172,7 @@ class EngineClient:
         self.unstarted: set[str] = set()           # submitted, no token yet: what admission control counts
         self.waiters: dict[int, asyncio.Future] = {}
         self.tokens = itertools.count()
-        self.limits, self.info, self.latest, self.dead, self.proc = None, {}, None, None, None
+        self.limits, self.info, self.latest, self.pool_cells, self.dead, self.proc = None, {}, None, None, None, None
         self.enc, self.dec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(FromCore)
 
     @property
@@ -235,6 +235,7 @@ async def _receive(self: EngineClient):
         if isinstance(msg, Deltas): self._on_deltas(msg)
         elif isinstance(msg, MetricsReply):
             self.latest = msg
+            if msg.pool is not None: self.pool_cells = msg.pool
             fut = self.waiters.pop(msg.token, None)
             if fut is not None and not fut.done(): fut.set_result(msg)
         elif isinstance(msg, Fatal): log.error('engine core: %s', msg.error)
@@ -279,6 +280,10 @@ def abort(self: EngineClient, request_ids: list[str]):
         self.routes.pop(rid, None); self.unstarted.discard(rid); self.outputs.abort(rid)
     self._send(Finish(list(request_ids), 'abort'))
 
+def request_refresh(self: EngineClient, pool: bool = False):
+    "Ask for a metrics snapshot without waiting for it (it lands in `latest`, the pool picture in `pool_cells`)."
+    self._send(Snapshot(next(self.tokens), pool))
+
 async def refresh(self: EngineClient, pool: bool = False, timeout: float = 2.0) -> MetricsReply | None:
     "A fresh metrics snapshot from the core (the latest one if it does not answer within `timeout`)."
     if self.dead is not None: return self.latest
@@ -304,4 +309,4 @@ async def shutdown(self: EngineClient, timeout: float = 5.0):
     self.reader.cancel()
     self.push.close(linger=0); self.pull.close(linger=0); self.ctx.term(); self.tmp.cleanup()
 
-for f in (_send, submit, abort, refresh, shutdown): setattr(EngineClient, f.__name__, f)
+for f in (_send, submit, abort, request_refresh, refresh, shutdown): setattr(EngineClient, f.__name__, f)

@@ -6,12 +6,19 @@ from nano_serve.server import free_port, wait_ready
 
 class Server:
     "A running server process and its addresses."
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, launcher=('-m', 'nano_serve.server')):
         self.port = free_port()
         self.base = f'http://127.0.0.1:{self.port}'
-        self.proc = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(self.port), '--log-level', 'warning', *args],
+        self.proc = subprocess.Popen([sys.executable, *launcher, '--port', str(self.port), '--log-level', 'warning', *args],
                                      env={**os.environ, **(env or {})})
         wait_ready(self.base, self.proc)
+
+    def health(self) -> tuple[int, dict]:
+        "GET /health: (status, body)."
+        import json, urllib.request, urllib.error
+        try:
+            with urllib.request.urlopen(f'{self.base}/health', timeout=5) as r: return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e: return e.code, json.loads(e.read())
 
     def client(self, api_key='none', **kw):
         from openai import OpenAI
