@@ -402,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     a = p.add_argument
     a('--model', default=None, help='a .gguf file, a Hugging Face folder, or a shipped config name with --load-format dummy; default: the bundled SmolLM2-135M-Instruct')
+    a('--tokenizer', default=None, help="a Hugging Face tokenizer folder to use instead of the model's (e.g. with --load-format dummy)")
     a('--served-model-name', default=None, help="the model name clients use (default: derived from --model)")
     a('--load-format', default='auto', choices=['auto', 'dummy'], help='dummy: random weights of the real shape (benchmarks)')
     a('--host', default='127.0.0.1', help='address to listen on'); a('--port', type=int, default=8000, help='port to listen on')
@@ -467,7 +468,10 @@ def main(argv=None):
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     name, io_loop = model_name(args), IOLoop.current()
-    tokenizer = load_tokenizer(*resolve_model_source(args.model, args.load_format))
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    else: tokenizer = load_tokenizer(*resolve_model_source(args.model, args.load_format))
     engine = EngineClient(engine_args(args), tokenizer, args.max_waiting)
     try: io_loop.run_sync(engine.start)
     except Exception as e: log.error('%s', e); raise SystemExit(1)

@@ -1,0 +1,101 @@
+"""Issue 12 on a GPU: the served engine against the offline engine on the same workload, same machine, same run.
+
+    python bench/engine_core_gpu.py --out DIR [--shapes qwen3-0.6b,llama-3.1-8b] [--clients 4] [--baseline .base]
+
+For each model shape (random weights of the real shape; the bundled SmolLM2 tokenizer in `.gputok`, so the server
+detokenizes and streams text as it would for a real model):
+  1. offline: `nano_serve_bench throughput`, 512 prompts of 430 tokens, 128 out, max_num_seqs 256, budget 8192;
+  2. served: `nano_serve_server` on the same model and limits, driven by `nano_serve_bench serve` at 256 concurrent
+     streams from `--clients` client processes, after a short warm-up; the server's own generation counter is read too.
+With `--baseline DIR` (a copy of an older `nano_serve` package), step 2 is repeated with that code's server.
+Then the GPU's busy fraction during the offline nano-vllm workload (torch profiler, kernels only). Each phase runs in
+its own process, so GPU memory is free between them. Results: DIR/engine_core_gpu.json, one line per phase on stdout.
+"""
+import argparse, json, os, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMITS = ['--max-num-seqs', '256', '--max-num-batched-tokens', '8192']
+
+
+def run_json(cmd: list, out: Path, env: dict | None = None, timeout: int = 900) -> dict:
+    "Run a command that writes `--output-json out`; its JSON (or the error)."
+    t0 = time.time()
+    p = subprocess.run(cmd + ['--output-json', str(out)], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0 or not out.exists():
+        return {'error': f'exit {p.returncode}', 'stderr': p.stderr[-3000:], 'wall_s': time.time() - t0}
+    return json.loads(out.read_text())
+
+
+def offline(shape: str, tok: str, out: Path) -> dict:
+    "Offline throughput of the current code."
+    r = run_json([sys.executable, '-m', 'nano_serve.bench', 'throughput', '--model', shape, '--load-format', 'dummy',
+                  '--num-prompts', '512', '--input-len', '430', '--output-len', '128', *LIMITS], out)
+    return {k: r.get(k) for k in ('output_tok_s', 'seconds', 'output_tokens', 'error', 'stderr')}
+
+
+def wait_ready(base: str, proc, timeout: float = 900):
+    "Poll /health until the server answers."
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None: raise RuntimeError(f'server exited with {proc.returncode}')
+        try:
+            with urllib.request.urlopen(base + '/health', timeout=2) as r:
+                if r.status == 200: return time.time() - t0
+        except OSError: time.sleep(0.5)
+    raise TimeoutError('server not ready')
+
+
+def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int) -> dict:
+    "Start a server (code from `pythonpath`), warm it, drive it at 256 concurrent streams; client and server figures."
+    base = f'http://127.0.0.1:{port}'
+    log = open(out.with_suffix('.server.log'), 'w')
+    srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning',
+                            *model_args, *LIMITS], env={**os.environ, 'PYTHONPATH': pythonpath}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        ready_s = wait_ready(base, srv)
+        bench = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--input-len', '430', '--output-len', '128',
+                 '--vocab-size', '32000', '--no-progress', '--timeout', '600']
+        env = {'PYTHONPATH': str(ROOT)}      # the client is always this tree's
+        run_json(bench + ['--num-prompts', '64', '--max-concurrency', '64', '--seed', '7'], out.with_suffix('.warm.json'), env)
+        r = run_json(bench + ['--num-prompts', '512', '--max-concurrency', '256', '--client-processes', str(clients)], out, env)
+        keep = ('completed', 'failed', 'duration', 'output_throughput', 'server_output_tok_s', 'server_generation_tokens', 'limit',
+                'client_cpu', 'median_ttft_ms', 'median_tpot_ms', 'p99_itl_ms', 'error', 'stderr', 'errors')
+        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}}
+    finally:
+        srv.terminate()
+        try: srv.wait(30)
+        except subprocess.TimeoutExpired: srv.kill()
+        log.close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--out', default=os.environ.get('OUT', '/tmp/out')); p.add_argument('--shapes', default='qwen3-0.6b,llama-3.1-8b')
+    p.add_argument('--clients', type=int, default=4); p.add_argument('--baseline', default=None)
+    p.add_argument('--idle', action='store_true', help='also profile the GPU busy fraction (bench/gpu_idle.py)')
+    a = p.parse_args()
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    tok = str(ROOT / '.gputok')
+    res = {'gpu': subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader'], capture_output=True, text=True).stdout.strip(),
+           'date': time.strftime('%Y-%m-%d %H:%M'), 'clients': a.clients, 'workload': '512 prompts x 430 in, 128 out; max_num_seqs 256, budget 8192'}
+    for i, shape in enumerate(a.shapes.split(',')):
+        r = res[shape] = {}
+        r['offline'] = offline(shape, tok, out / f'{shape}-offline.json')
+        print(shape, 'offline', r['offline'], flush=True)
+        margs = ['--model', shape, '--load-format', 'dummy', '--tokenizer', tok]
+        r['served'] = served(margs, str(ROOT), a.clients, out / f'{shape}-served.json', 8100 + i)
+        print(shape, 'served', r['served'], flush=True)
+        if a.baseline and shape == 'qwen3-0.6b':   # the old server has no --tokenizer: an HF folder with random weights and the tokenizer
+            folder = '/tmp/qwen3-0.6b-hf'
+            subprocess.run([sys.executable, str(ROOT / 'bench' / 'make_hf_folder.py'), shape, tok, folder], check=True)
+            r['served_baseline'] = served(['--model', folder], str(Path(a.baseline).resolve()), a.clients, out / f'{shape}-served-base.json', 8200 + i)
+            print(shape, 'served (baseline code)', r['served_baseline'], flush=True)
+        for k in ('served', 'served_baseline'):
+            s, o = r.get(k, {}), r['offline'].get('output_tok_s')
+            if s.get('server_output_tok_s') and o: r[f'{k}_over_offline'] = s['server_output_tok_s'] / o
+        (out / 'engine_core_gpu.json').write_text(json.dumps(res, indent=1))
+    print(json.dumps({s: {k: v for k, v in res[s].items() if k.endswith('offline') and k != 'offline'} for s in a.shapes.split(',')}))
+
+
+if __name__ == '__main__': main()
