@@ -5,7 +5,8 @@
 import sys, time, torch
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nano_serve.engine import LLM, SamplingParams, prepare_inputs
+from nano_serve.engine import LLM, SamplingParams
+from nano_serve.runner import prepare_inputs
 
 model = sys.argv[1] if len(sys.argv) > 1 else 'qwen3-0.6b'
 llm = LLM(model, load_format='dummy', max_num_seqs=64)

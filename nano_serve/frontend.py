@@ -38,6 +38,7 @@ def find_stop(text: str, new_len: int, stops: list[str]) -> int | None:
 
 def held_back(text: str, stops: list[str]) -> int:
     "Length of the longest tail of `text` that is a proper prefix of some stop string (not yet safe to show)."
+    if not stops: return 0
     return max((k for s in stops for k in range(min(len(s) - 1, len(text)), 0, -1) if text.endswith(s[:k])), default=0)
 
 # %% ../nbs/06c_frontend.ipynb #b9d38163
@@ -197,5 +198,6 @@ class OutputProcessor:
         "A snapshot of one request's output (text held back while it might be the start of a stop string)."
         r, done = st.request, st.finish_reason is not None
         text = st.text if done else st.text[:len(st.text) - held_back(st.text, r.params.stop)]
-        comp = CompletionOutput(0, text, list(st.token_ids), st.finish_reason, list(st.logprobs) if r.params.logprobs is not None else None)
-        return RequestOutput(r.request_id, st.prompt, r.prompt_token_ids, [comp], error=st.error)   # the tuple itself: no copy per step
+        lps = (list(st.logprobs) if done else st.logprobs) if r.params.logprobs is not None else None
+        comp = CompletionOutput(0, text, list(st.token_ids) if done else st.token_ids, st.finish_reason, lps)
+        return RequestOutput(r.request_id, st.prompt, r.prompt_token_ids, [comp], error=st.error)

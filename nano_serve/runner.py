@@ -26,15 +26,22 @@ class ModelInputs:
     logits_rows: torch.Tensor     # rows of the last token of each sampling chunk (and of its drafted tokens)
 
 def prepare_inputs(chunks: list[Chunk], block_size: int, device) -> ModelInputs:
-    "Flatten a batch's chunks into model inputs."
-    ids = [t for c in chunks for t in c.token_ids]
-    pos = [p for c in chunks for p in range(c.start, c.start + len(c.token_ids))]
-    meta = AttentionMetadata.build([c.block_table for c in chunks], [c.start for c in chunks],
-                                   [c.start + len(c.token_ids) for c in chunks], block_size, device)
-    ends = list(itertools.accumulate(len(c.token_ids) for c in chunks))
-    rows = [r for e, c in zip(ends, chunks) if c.sample for r in range(e - 1 - len(c.draft), e)]   # drafts: every position
-    as_long = lambda x: torch.tensor(x, dtype=torch.long, device=device)
-    return ModelInputs(as_long(ids), as_long(pos), meta, as_long(rows))
+    "Flatten a batch's chunks into model inputs: plain host lists, then one copy to the device."
+    ids, pos, slots, tables, ends, qloc, rows = [], [], [], [], [], [0], []
+    width = max(len(c.block_table) for c in chunks)
+    for c in chunks:
+        a, n, bt = c.start, len(c.token_ids), c.block_table
+        ids += c.token_ids; pos += range(a, a + n)
+        slots += [bt[p // block_size] * block_size + p % block_size for p in range(a, a + n)]
+        tables += bt; tables += [0] * (width - len(bt))
+        ends.append(a + n); qloc.append(qloc[-1] + n)
+        if c.sample: rows += range(qloc[-1] - 1 - len(c.draft), qloc[-1])     # drafts: every drafted position too
+    parts = (ids, pos, slots, tables, ends, qloc, rows)
+    flat = torch.tensor([x for p in parts for x in p], dtype=torch.long, pin_memory=torch.device(device).type == 'cuda')
+    ids_t, pos_t, slots_t, tables_t, ends_t, qloc_t, rows_t = flat.to(device, non_blocking=True).split([len(p) for p in parts])
+    meta = AttentionMetadata(slots_t, tables_t.view(len(chunks), width).int(), ends_t.int(), qloc_t.int(),
+                             [len(c.token_ids) for c in chunks], ends)
+    return ModelInputs(ids_t, pos_t, meta, rows_t)
 
 # %% ../nbs/06b_runner.ipynb #b5db1839
 class ModelRunner:

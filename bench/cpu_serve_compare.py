@@ -1,0 +1,71 @@
+"""CPU serving before and after, in one run on one machine: two server trees, the same client, alternating rounds.
+
+    python bench/cpu_serve_compare.py --baseline OLD_TREE [--rounds 2] [--output-json bench/results/serve-cpu-split.json]
+
+OLD_TREE is a folder holding an older `nano_serve` package (e.g. `git worktree add /tmp/base <commit>`, then pass
+/tmp/base). Each server (the bundled model, float32) is started alone, warmed, and driven by this tree's
+`nano_serve_bench serve`: 32 prompts of 128 random tokens, 32 out, at concurrency 1 and 32 (the README's table).
+Rounds alternate old/new so that drift of the machine hits both alike.
+"""
+import argparse, json, os, platform, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cpu_name() -> str:
+    "The CPU's model name and its widest vector extension (lscpu)."
+    text = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
+    name = next((l.split(':', 1)[1].strip() for l in text.splitlines() if l.startswith('Model name')), platform.processor())
+    flags = next((l for l in text.splitlines() if l.startswith('Flags')), '')
+    isa = 'AMX' if 'amx_tile' in flags else 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'other'
+    return f'{name} ({isa}, {os.cpu_count()} cores)'
+
+
+def serve_once(tree: str, port: int) -> dict:
+    "Start the server of `tree`, drive it at concurrency 1 and 32, stop it."
+    base = f'http://127.0.0.1:{port}'
+    srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning'],
+                           env={**os.environ, 'PYTHONPATH': tree})
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                if urllib.request.urlopen(base + '/health', timeout=2).status == 200: break
+            except OSError: pass
+            if srv.poll() is not None or time.time() - t0 > 300: raise RuntimeError('server did not start')
+            time.sleep(0.3)
+        out = Path('/tmp') / f'cpu-serve-{port}.json'
+        cmd = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--num-prompts', '32', '--input-len', '128',
+               '--output-len', '32', '--no-progress']
+        subprocess.run(cmd[:-1] + ['--num-prompts', '4', '--max-concurrency', '4', '--no-progress'], env={**os.environ, 'PYTHONPATH': str(ROOT)},
+                       check=True, capture_output=True)   # warm-up
+        subprocess.run(cmd + ['--max-concurrency', '1,32', '--output-json', str(out)], env={**os.environ, 'PYTHONPATH': str(ROOT)},
+                       check=True, capture_output=True)
+        runs = json.loads(out.read_text())['runs']
+        return {f'c{r["max_concurrency"]}': dict(out_tok_s=r['output_throughput'], median_tpot_ms=r['median_tpot_ms'],
+                                                 median_ttft_ms=r['median_ttft_ms']) for r in runs}
+    finally:
+        srv.terminate()
+        try: srv.wait(20)
+        except subprocess.TimeoutExpired: srv.kill()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--baseline', required=True); p.add_argument('--rounds', type=int, default=2)
+    p.add_argument('--output-json', default=None)
+    a = p.parse_args()
+    res = {'cpu': cpu_name(), 'date': time.strftime('%Y-%m-%d'), 'baseline': a.baseline, 'rounds': []}
+    for i in range(a.rounds):
+        rnd = {}
+        for name, tree in (('before', a.baseline), ('after', str(ROOT))):
+            rnd[name] = serve_once(tree, 8300 + i * 2 + (name == 'after'))
+            print(i, name, json.dumps(rnd[name]), flush=True)
+        res['rounds'].append(rnd)
+    text = json.dumps(res, indent=1)
+    print(text)
+    if a.output_json: Path(a.output_json).write_text(text + '\n')
+
+
+if __name__ == '__main__': main()
