@@ -14,7 +14,8 @@ from fastcore.basics import patch
 from .model import load_model, load_tokenizer, resolve_model_source, default_device
 from .cache import KVCache, choose_num_blocks
 from .allocator import BlockAllocator
-from .scheduler import SamplingParams, Request, Scheduler, ScheduledBatch, FCFS, PriorityPolicy, RecomputePreemption, NgramProposer
+from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, FCFS, PriorityPolicy, RecomputePreemption,
+                                  NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import Sampler, StepResult
 from .runner import ModelRunner, CUDAGraphDecoder
@@ -30,7 +31,7 @@ class EngineCore:
                  load_format: str = 'auto', seed: int = 0, kv_cache_bytes: int = 2**30, gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, scheduling_policy: str = 'fcfs', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
-                 speculative_config: dict | None = None):
+                 speculative_config: dict | None = None, async_scheduling: bool | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         if scheduling_policy not in ('fcfs', 'priority'): raise ValueError(f"scheduling_policy must be 'fcfs' or 'priority', not {scheduling_policy!r}")
         proposer = make_proposer(speculative_config)
@@ -65,6 +66,11 @@ class EngineCore:
         self.limits = EngineLimits(cfg.vocab_size, self.max_model_len, n, block_size, eos_token_id(None, cfg.eos_token_id))
         self._sent: dict[str, int] = {}            # output tokens already reported, per request
         self._last_token: dict[str, float] = {}    # when each request last got tokens (inter-token latency)
+        # overlapped scheduling (default on a GPU, without speculation): plan step N+1 while the device runs step N
+        self.async_scheduling = (self.device.type == 'cuda' and proposer is None) if async_scheduling is None else async_scheduling
+        if self.async_scheduling and proposer is not None: raise ValueError("async_scheduling does not combine with speculative decoding")
+        self.inflight = None                       # (InFlight, marks) of the launched, unread step
+        self._host_readers: set[str] = set()       # requests whose sampling reads token values on the host
 
 def make_proposer(config: dict | None) -> NgramProposer | None:
     "The draft proposer of a vLLM-style `speculative_config` (`{'method': 'ngram', 'num_speculative_tokens': 4, ...}`)."
@@ -82,10 +88,18 @@ def add(self: EngineCore, req: Request):
     "Queue a validated request (raises `ValueError` if it can never fit)."
     self.scheduler.add(req)
     self._sent[req.request_id] = 0
+    if req.params.logprobs is not None or req.params.uses_history: self._host_readers.add(req.request_id)
 
 @patch
 def step(self: EngineCore) -> list[TokenDelta]:
-    "Run one engine step; a `TokenDelta` for each request that got tokens or ended."
+    "Run one engine step; a `TokenDelta` for each request that got tokens or ended (overlapped: of the step before)."
+    if self.async_scheduling and not self._host_readers: return self._step_ahead()
+    if self.inflight is not None: return self._resolve(self._take_inflight())   # read the launched step before a plain one
+    return self._step_plain()
+
+@patch
+def _step_plain(self: EngineCore) -> list[TokenDelta]:
+    "Schedule, execute, update: the step in a straight line."
     batch = self.scheduler.schedule()
     if not batch: return []
     res = self.runner.execute(batch)
@@ -108,13 +122,14 @@ def finish(self: EngineCore, request_ids: list[str], reason: str = 'abort'):
     for rid in request_ids:
         req = self.scheduler.requests.get(rid)
         if req is None: continue
+        while req.output_token_ids and req.output_token_ids[-1] == PLACEHOLDER: req.output_token_ids.pop()   # never sampled for it
         self.scheduler.finish(rid, reason)
         self._retire(req)
 
 @patch
 def _retire(self: EngineCore, req: Request):
     "Forget a finished request's state and count it."
-    self._sent.pop(req.request_id, None); self._last_token.pop(req.request_id, None)
+    self._sent.pop(req.request_id, None); self._last_token.pop(req.request_id, None); self._host_readers.discard(req.request_id)
     self.runner.sampler.release(req.request_id)
     self.metrics.record_finished(req)
 
@@ -129,7 +144,7 @@ def _record(self: EngineCore, batch: ScheduledBatch, res: StepResult):
     if self.check_invariants: self.allocator.check_invariants()
 
 @patch
-def has_unfinished(self: EngineCore) -> bool: return self.scheduler.has_unfinished()
+def has_unfinished(self: EngineCore) -> bool: return self.scheduler.has_unfinished() or self.inflight is not None
 
 @patch
 def stats(self: EngineCore) -> dict:
@@ -146,6 +161,36 @@ def stats(self: EngineCore) -> dict:
                 mean_sample_ms=1e3 * c['sample_seconds'] / steps, spec_draft_tokens=c['draft_tokens'],
                 spec_accepted_tokens=c['accepted_tokens'], spec_acceptance_rate=c['accepted_tokens'] / max(c['draft_tokens'], 1),
                 num_running=len(self.scheduler.running), num_waiting=len(self.scheduler.waiting), num_swapped=len(self.scheduler.swapped))
+
+# %% ../nbs/06_engine.ipynb #45ddd64b
+@patch
+def _step_ahead(self: EngineCore) -> list[TokenDelta]:
+    "Launch the next step, then read the one before it: the host plans while the device computes."
+    batch = self.scheduler.schedule()
+    launched = (self.runner.launch(batch), self.scheduler.advance(batch)) if batch else None
+    previous, self.inflight = self.inflight, launched
+    return self._resolve(previous) if previous is not None else []
+
+@patch
+def _take_inflight(self: EngineCore):
+    step, self.inflight = self.inflight, None
+    return step
+
+@patch
+def _resolve(self: EngineCore, inflight) -> list[TokenDelta]:
+    "Wait for a launched step's tokens, put them in place, report them."
+    step, marks = inflight
+    res = self.runner.wait(step)
+    deltas, now = [], time.monotonic()
+    for req, new in self.scheduler.resolve(step.batch, marks, res.sampled):
+        rid = req.request_id
+        self._sent[rid] = len(req.output_token_ids) - (req.output_token_ids[-1] == PLACEHOLDER)
+        if rid in self._last_token: self.metrics.record_token_gap(now - self._last_token[rid])
+        self._last_token[rid] = now
+        deltas.append(TokenDelta(rid, new, req.finish_reason))
+        if req.finished: self._retire(req)
+    self._record(step.batch, res)
+    return deltas
 
 # %% ../nbs/06_engine.ipynb #6e54e0f0
 class LLM:

@@ -29,15 +29,16 @@ def apply_penalties(logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
             row[ids] -= p.presence_penalty + p.frequency_penalty * counts.to(row.dtype)
     return logits
 
-def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, min_p: torch.Tensor) -> torch.Tensor:
-    "Probabilities after temperature, top-k (0 = off), top-p and min-p, per row; rows renormalized."
+def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, min_p: torch.Tensor,
+                 truncate: bool | None = None, use_min_p: bool | None = None) -> torch.Tensor:
+    "Probabilities after temperature, top-k (0 = off), top-p and min-p, per row; rows renormalized. Pass `truncate`/`use_min_p` to skip a device sync."
     probs = torch.softmax(logits / temperature[:, None], dim=-1)
-    if (top_k > 0).any() or (top_p < 1).any():
+    if truncate if truncate is not None else bool((top_k > 0).any() or (top_p < 1).any()):
         sorted_p, order = probs.sort(dim=-1, descending=True)
         rank = torch.arange(probs.shape[-1], device=probs.device)[None, :]
         drop = ((sorted_p.cumsum(-1) - sorted_p) >= top_p[:, None]) | ((top_k[:, None] > 0) & (rank >= top_k[:, None]))
         probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p.masked_fill(drop, 0.0))
-    if (min_p > 0).any(): probs = probs.masked_fill(probs < min_p[:, None] * probs.max(-1, keepdim=True).values, 0.0)
+    if use_min_p if use_min_p is not None else bool((min_p > 0).any()): probs = probs.masked_fill(probs < min_p[:, None] * probs.max(-1, keepdim=True).values, 0.0)
     return probs / probs.sum(-1, keepdim=True)
 
 # %% ../nbs/06a_sampler.ipynb #254dc8cb
@@ -80,6 +81,20 @@ class Sampler:
 
     def release(self, request_id: str): self.generators.pop(request_id, None)
 
+    def sample_on_device(self, logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
+        "One token per row of `logits` as a device tensor, without waiting for the device: argmax, or a draw with the request's generator."
+        tokens = logits.argmax(-1)
+        rand = [i for i, c in enumerate(chunks) if not c.params.greedy]
+        if rand:
+            dev, p = logits.device, [chunks[i].params for i in rand]
+            col = lambda f, dt: torch.tensor([f(x) for x in p], dtype=dt).to(dev, non_blocking=True)
+            probs = filter_probs(logits[rand], col(lambda x: x.temperature, torch.float32), col(lambda x: x.top_k, torch.long),
+                                 col(lambda x: x.top_p, torch.float32), col(lambda x: x.min_p, torch.float32),
+                                 truncate=any(x.top_k > 0 or x.top_p < 1 for x in p), use_min_p=any(x.min_p > 0 for x in p))
+            for j, i in enumerate(rand):
+                tokens[i] = torch.multinomial(probs[j], 1, generator=self.generator(chunks[i], dev))[0]
+        return tokens
+
     def __call__(self, logits: torch.Tensor, chunks: list[Chunk]) -> StepResult:
         "Sample a token from each chunk's last row of `logits`; a drafted chunk also has a row per drafted token before it."
         res, drafted = StepResult(), {}
@@ -90,18 +105,7 @@ class Sampler:
             logits = logits[[e - 1 for e in ends]]
         want_lp = [i for i, c in enumerate(chunks) if c.params.logprobs is not None]
         raw_lp = torch.log_softmax(logits[want_lp], -1) if want_lp else None
-        logits = apply_penalties(logits, chunks)
-        tokens = logits.argmax(-1)
-        rand = [i for i, c in enumerate(chunks) if not c.params.greedy]
-        if rand:
-            dev = logits.device
-            p = [chunks[i].params for i in rand]
-            col = lambda f, dt: torch.tensor([f(x) for x in p], dtype=dt, device=dev)
-            probs = filter_probs(logits[rand], col(lambda x: x.temperature, torch.float32), col(lambda x: x.top_k, torch.long),
-                                 col(lambda x: x.top_p, torch.float32), col(lambda x: x.min_p, torch.float32))
-            for j, i in enumerate(rand):
-                tokens[i] = torch.multinomial(probs[j], 1, generator=self.generator(chunks[i], dev))[0]
-        tokens = tokens.tolist()
+        tokens = self.sample_on_device(apply_penalties(logits, chunks), chunks).tolist()
         for i, c in enumerate(chunks):
             res.sampled[c.request_id] = accept_draft(c.draft, drafted[i] + [tokens[i]]) if c.draft else [tokens[i]]
         for j, i in enumerate(want_lp):
