@@ -51,16 +51,16 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
     base = f'http://127.0.0.1:{port}'
     log = open(out.with_suffix('.server.log'), 'w')
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning',
-                            *model_args, *LIMITS], env={**os.environ, 'PYTHONPATH': pythonpath}, stdout=log, stderr=subprocess.STDOUT)
+                            *model_args, *LIMITS], env={**os.environ, 'PYTHONPATH': f"{pythonpath}:{os.environ.get('PYTHONPATH', '')}"}, stdout=log, stderr=subprocess.STDOUT)
     try:
         ready_s = wait_ready(base, srv)
         bench = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--input-len', '430', '--output-len', '128',
                  '--vocab-size', '32000', '--no-progress', '--timeout', '600']
-        env = {'PYTHONPATH': str(ROOT)}      # the client is always this tree's
+        env = {'PYTHONPATH': f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}      # the client is always this tree's
         run_json(bench + ['--num-prompts', '64', '--max-concurrency', '64', '--seed', '7'], out.with_suffix('.warm.json'), env)
         r = run_json(bench + ['--num-prompts', '512', '--max-concurrency', '256', '--client-processes', str(clients)], out, env)
         keep = ('completed', 'failed', 'duration', 'output_throughput', 'server_output_tok_s', 'server_generation_tokens', 'limit',
-                'client_cpu', 'median_ttft_ms', 'median_tpot_ms', 'p99_itl_ms', 'error', 'stderr', 'errors')
+                'client_cpu_util', 'client_processes', 'median_ttft_ms', 'median_tpot_ms', 'p99_itl_ms', 'error', 'stderr', 'errors')
         return {'ready_s': ready_s, **{k: r.get(k) for k in keep}}
     finally:
         srv.terminate()

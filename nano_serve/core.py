@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['log', 'ToCore', 'FromCore', 'NewRequest', 'Finish', 'Snapshot', 'Shutdown', 'Ready', 'Deltas', 'MetricsReply',
-           'Fatal', 'die_with_parent', 'describe', 'metrics_reply', 'error_deltas', 'CoreLoop', 'run_core',
-           'EngineDeadError', 'EngineClient', 'start', 'submit', 'abort', 'request_refresh', 'refresh', 'shutdown']
+           'Fatal', 'die_with_parent', 'describe', 'engine_core_class', 'metrics_reply', 'error_deltas', 'CoreLoop',
+           'run_core', 'EngineDeadError', 'EngineClient', 'start', 'submit', 'abort', 'request_refresh', 'refresh',
+           'shutdown']
 
 # %% ../nbs/07_core.ipynb #646a7d1e
 import asyncio, ctypes, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
@@ -79,10 +80,20 @@ def die_with_parent():
 
 def describe(core) -> dict:
     "What the core runs on, for the server's startup log and the dashboard header."
-    c = core.cache
-    return {'device': str(core.device), 'dtype': str(c.data.dtype).split('.')[-1], 'kv_blocks': c.num_blocks - 1,
-            'block_size': c.block_size, 'kv_mib': round(c.nbytes / 2**20), 'pid': os.getpid(),
-            'cuda_graphs': int(core.runner.graphs is not None), 'threads': __import__('torch').get_num_threads()}
+    lim, c = core.limits, getattr(core, 'cache', None)
+    return {'device': str(core.device), 'dtype': str(c.data.dtype).split('.')[-1] if c is not None else '-', 'kv_blocks': lim.num_blocks,
+            'block_size': lim.block_size, 'kv_mib': round(c.nbytes / 2**20) if c is not None else 0, 'pid': os.getpid(),
+            'cuda_graphs': int(getattr(core.runner, 'graphs', None) is not None), 'async_scheduling': int(core.async_scheduling),
+            'threads': __import__('torch').get_num_threads()}
+
+def engine_core_class(spec: str | None):
+    "`EngineCore`, or another class named as 'module:Name' (an experiment, or a stand-in that measures the service alone)."
+    if not spec:
+        from nano_serve.engine import EngineCore
+        return EngineCore
+    import importlib
+    mod, _, name = spec.partition(':')
+    return getattr(importlib.import_module(mod), name)
 
 def metrics_reply(core, token: int, pool: bool) -> MetricsReply:
     "The core's metrics as one message."
@@ -151,8 +162,7 @@ def run_core(engine_args: dict, to_core: str, from_core: str):
     pull.connect(to_core); push.connect(from_core)
     enc = msgspec.msgpack.Encoder()
     try:
-        from nano_serve.engine import EngineCore
-        core = EngineCore(**engine_args)
+        core = engine_core_class(engine_args.pop('engine_core', None))(**engine_args)
     except Exception as e:
         push.send(enc.encode(Fatal(f'{type(e).__name__}: {e}'))); push.close(linger=2000); raise SystemExit(1)
     push.send(enc.encode(Ready(core.limits, describe(core))))

@@ -7,6 +7,7 @@ __all__ = ['ModelInputs', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_ba
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import itertools, time
+from array import array
 from dataclasses import dataclass, field
 
 import torch
@@ -39,8 +40,10 @@ def prepare_inputs(chunks: list[Chunk], block_size: int, device) -> ModelInputs:
         tables += bt; tables += [0] * (width - len(bt))
         ends.append(a + n); qloc.append(qloc[-1] + n)
         if c.sample: rows += range(qloc[-1] - 1 - len(c.draft), qloc[-1])     # drafts: every drafted position too
-    parts = (ids, pos, slots, tables, ends, qloc, rows)
-    flat = torch.tensor([x for p in parts for x in p], dtype=torch.long, pin_memory=torch.device(device).type == 'cuda')
+    parts, flat = (ids, pos, slots, tables, ends, qloc, rows), array('q')
+    for p in parts: flat.extend(p)                   # a C loop per list: ~4x faster than torch.tensor(list)
+    flat = torch.frombuffer(flat, dtype=torch.long) if flat else torch.empty(0, dtype=torch.long)
+    if torch.device(device).type == 'cuda': flat = flat.pin_memory()
     ids_t, pos_t, slots_t, tables_t, ends_t, qloc_t, rows_t = flat.to(device, non_blocking=True).split([len(p) for p in parts])
     meta = AttentionMetadata(slots_t, tables_t.view(len(chunks), width).int(), ends_t.int(), qloc_t.int(),
                              [len(c.token_ids) for c in chunks], ends)

@@ -1,0 +1,95 @@
+"""What does the service process cost per streamed token? A server whose engine core has no model, on any machine.
+
+    python bench/service_overhead.py [--step-ms 2] [--num-prompts 512] [--concurrency 256] [--clients 1] [--output-json F]
+
+`EchoCore` is the real `EngineCore` (scheduler, allocator, metrics, the process boundary) with a runner that returns
+the next token of a fixed cycle of real vocabulary ids after `--step-ms` of pretend device time. The real server runs
+it (`--engine-core bench.service_overhead:EchoCore`) and streams real text through the bundled tokenizer, so every
+per-token cost of the service (message decoding, detokenization, stop-string checks, SSE events, socket writes) is
+paid as on a GPU, without one. We read the server process's CPU time (user + system) around the run and divide by
+the tokens it streamed: the inverse of that is the most tokens per second one service process can stream, whatever
+the GPU behind it.
+"""
+import argparse, json, os, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import psutil
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from nano_serve.engine import EngineCore
+from nano_serve.scheduler import Scheduler
+from nano_serve.allocator import BlockAllocator
+from nano_serve.sampler import Sampler, StepResult
+from nano_serve.metrics import Metrics
+from nano_serve.frontend import EngineLimits
+
+
+class EchoRunner:
+    "Stands in for `ModelRunner`: each sampling chunk gets the next id of a cycle, after `step_ms` of pretend device time."
+    def __init__(self, step_ms: float): self.step_ms, self.sampler, self.graphs, self.n = step_ms, Sampler(), None, 0
+
+    def execute(self, batch) -> StepResult:
+        time.sleep(self.step_ms / 1e3)
+        res = StepResult()
+        for c in batch.chunks:
+            if c.sample: self.n += 1; res.sampled[c.request_id] = [1000 + self.n * 7919 % 20000]
+        return res
+
+
+class EchoCore(EngineCore):
+    "An `EngineCore` without a model: the real scheduler and bookkeeping around `EchoRunner`."
+    def __init__(self, max_num_seqs: int = 256, max_num_batched_tokens: int = 8192, **_):
+        import torch
+        self.device, self.max_model_len = torch.device('cpu'), 8192
+        self.allocator = BlockAllocator(100_000, 16, enable_prefix_caching=False)
+        self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens, max_model_len=self.max_model_len)
+        self.runner, self.metrics, self.check_invariants = EchoRunner(float(os.environ.get('ECHO_STEP_MS', '2'))), Metrics(), False
+        self.limits = EngineLimits(49152, self.max_model_len, 100_000, 16, 2)
+        self._sent, self._last_token, self.async_scheduling, self.inflight, self._host_readers = {}, {}, False, None, set()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--step-ms', type=float, default=2.0); p.add_argument('--num-prompts', type=int, default=512)
+    p.add_argument('--concurrency', type=int, default=256); p.add_argument('--output-len', type=int, default=128)
+    p.add_argument('--clients', type=int, default=1); p.add_argument('--port', type=int, default=8400)
+    p.add_argument('--output-json', default=None)
+    a = p.parse_args()
+    base = f'http://127.0.0.1:{a.port}'
+    srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(a.port), '--no-dashboard', '--log-level', 'warning',
+                            '--engine-core', 'bench.service_overhead:EchoCore', '--max-num-seqs', str(a.concurrency), '--max-waiting', '100000'],
+                           cwd=ROOT, env={**os.environ, 'ECHO_STEP_MS': str(a.step_ms), 'PYTHONPATH': str(ROOT)})
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                if urllib.request.urlopen(base + '/health', timeout=2).status == 200: break
+            except OSError: pass
+            if srv.poll() is not None or time.time() - t0 > 120: raise SystemExit('server did not start')
+            time.sleep(0.3)
+        core = psutil.Process(json.loads(urllib.request.urlopen(base + '/health').read())['engine_core_pid'])
+        me = psutil.Process(srv.pid)
+        cpu = lambda p: sum(p.cpu_times()[:2])
+        s0, c0 = cpu(me), cpu(core)
+        out = Path('/tmp/service-overhead-run.json')
+        subprocess.run([sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--num-prompts', str(a.num_prompts),
+                        '--input-len', '32', '--output-len', str(a.output_len), '--max-concurrency', str(a.concurrency),
+                        '--client-processes', str(a.clients), '--no-progress', '--output-json', str(out)], check=True, capture_output=True, cwd=ROOT)
+        s1, c1 = cpu(me), cpu(core)
+        r = json.loads(out.read_text())
+        toks = r['server_generation_tokens'] or r['total_output_tokens']
+        res = dict(machine=subprocess.run(['lscpu'], capture_output=True, text=True).stdout.split('Model name:')[1].split('\n')[0].strip(),
+                   step_ms=a.step_ms, concurrency=a.concurrency, clients=a.clients, tokens=toks, duration_s=r['duration'],
+                   streamed_tok_s=r['output_throughput'], limit=r.get('limit'), client_cpu_util=r.get('client_cpu_util'),
+                   service_cpu_s=s1 - s0, service_us_per_token=1e6 * (s1 - s0) / toks, service_ceiling_tok_s=toks / (s1 - s0),
+                   core_cpu_s=c1 - c0, core_us_per_token=1e6 * (c1 - c0) / toks, median_ttft_ms=r['median_ttft_ms'])
+        text = json.dumps(res, indent=1)
+        print(text)
+        if a.output_json: Path(a.output_json).write_text(text + '\n')
+    finally:
+        srv.terminate()
+        try: srv.wait(20)
+        except subprocess.TimeoutExpired: srv.kill()
+
+
+if __name__ == '__main__': main()
