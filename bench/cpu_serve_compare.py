@@ -11,6 +11,8 @@ import argparse, json, os, platform, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from nano_serve.server import wait_ready
 
 
 def cpu_name() -> str:
@@ -28,13 +30,7 @@ def serve_once(tree: str, port: int) -> dict:
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning'],
                            env={**os.environ, 'PYTHONPATH': tree})
     try:
-        t0 = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(base + '/health', timeout=2).status == 200: break
-            except OSError: pass
-            if srv.poll() is not None or time.time() - t0 > 300: raise RuntimeError('server did not start')
-            time.sleep(0.3)
+        wait_ready(base, srv, timeout=300)
         out = Path('/tmp') / f'cpu-serve-{port}.json'
         cmd = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--num-prompts', '32', '--input-len', '128',
                '--output-len', '32', '--no-progress']

@@ -15,6 +15,8 @@ import argparse, json, os, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from nano_serve.server import wait_ready
 LIMITS = ['--max-num-seqs', '256', '--max-num-batched-tokens', '8192']
 
 
@@ -34,18 +36,6 @@ def offline(shape: str, tok: str, out: Path) -> dict:
     return {k: r.get(k) for k in ('output_tok_s', 'seconds', 'output_tokens', 'error', 'stderr')}
 
 
-def wait_ready(base: str, proc, timeout: float = 900):
-    "Poll /health until the server answers."
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None: raise RuntimeError(f'server exited with {proc.returncode}')
-        try:
-            with urllib.request.urlopen(base + '/health', timeout=2) as r:
-                if r.status == 200: return time.time() - t0
-        except OSError: time.sleep(0.5)
-    raise TimeoutError('server not ready')
-
-
 def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int) -> dict:
     "Start a server (code from `pythonpath`), warm it, drive it at 256 concurrent streams; client and server figures."
     base = f'http://127.0.0.1:{port}'
@@ -53,7 +43,7 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning',
                             *model_args, *LIMITS], env={**os.environ, 'PYTHONPATH': f"{pythonpath}:{os.environ.get('PYTHONPATH', '')}"}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        ready_s = wait_ready(base, srv)
+        t0 = time.time(); wait_ready(base, srv, timeout=900); ready_s = time.time() - t0
         bench = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--input-len', '430', '--output-len', '128',
                  '--vocab-size', '32000', '--no-progress', '--timeout', '600']
         env = {'PYTHONPATH': f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}      # the client is always this tree's

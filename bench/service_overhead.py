@@ -22,6 +22,7 @@ from nano_serve.allocator import BlockAllocator
 from nano_serve.sampler import Sampler, StepResult
 from nano_serve.metrics import Metrics
 from nano_serve.frontend import EngineLimits
+from nano_serve.server import wait_ready
 
 
 class EchoRunner:
@@ -60,13 +61,7 @@ def main():
                             '--engine-core', 'bench.service_overhead:EchoCore', '--max-num-seqs', str(a.concurrency), '--max-waiting', '100000'],
                            cwd=ROOT, env={**os.environ, 'ECHO_STEP_MS': str(a.step_ms), 'PYTHONPATH': str(ROOT)})
     try:
-        t0 = time.time()
-        while True:
-            try:
-                if urllib.request.urlopen(base + '/health', timeout=2).status == 200: break
-            except OSError: pass
-            if srv.poll() is not None or time.time() - t0 > 120: raise SystemExit('server did not start')
-            time.sleep(0.3)
+        wait_ready(base, srv, timeout=120)
         core = psutil.Process(json.loads(urllib.request.urlopen(base + '/health').read())['engine_core_pid'])
         me = psutil.Process(srv.pid)
         cpu = lambda p: sum(p.cpu_times()[:2])

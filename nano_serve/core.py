@@ -5,14 +5,12 @@
 # %% auto #0
 __all__ = ['log', 'ToCore', 'FromCore', 'NewRequest', 'Finish', 'Snapshot', 'Shutdown', 'Ready', 'Deltas', 'MetricsReply',
            'Fatal', 'die_with_parent', 'describe', 'engine_core_class', 'metrics_reply', 'error_deltas', 'CoreLoop',
-           'run_core', 'EngineDeadError', 'EngineClient', 'start', 'submit', 'abort', 'request_refresh', 'refresh',
-           'shutdown']
+           'run_core', 'EngineDeadError', 'EngineClient']
 
 # %% ../nbs/07_core.ipynb #646a7d1e
 import asyncio, ctypes, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
-from collections import Counter
-
-import msgspec, zmq, zmq.asyncio
+import msgspec, torch, zmq, zmq.asyncio
+from fastcore.basics import patch
 
 from .scheduler import SamplingParams, Request
 from .frontend import TokenDelta, EngineLimits, RequestOutput, OutputProcessor
@@ -49,10 +47,8 @@ class Ready(msgspec.Struct, tag='ready', array_like=True):
     info: dict[str, str | int | float]
 
 class Deltas(msgspec.Struct, tag='deltas', array_like=True):
-    "One engine step's news: every request that got tokens or ended, and the queue lengths after it."
+    "One engine step's news: every request that got tokens or ended."
     deltas: list[TokenDelta]
-    num_running: int
-    num_waiting: int
 
 class MetricsReply(msgspec.Struct, tag='metrics', array_like=True):
     "The core's metrics object and counters, as plain data."
@@ -84,7 +80,7 @@ def describe(core) -> dict:
     return {'device': str(core.device), 'dtype': str(c.data.dtype).split('.')[-1] if c is not None else '-', 'kv_blocks': lim.num_blocks,
             'block_size': lim.block_size, 'kv_mib': round(c.nbytes / 2**20) if c is not None else 0, 'pid': os.getpid(),
             'cuda_graphs': int(getattr(core.runner, 'graphs', None) is not None), 'async_scheduling': int(core.async_scheduling),
-            'threads': __import__('torch').get_num_threads()}
+            'threads': torch.get_num_threads()}
 
 def engine_core_class(spec: str | None):
     "`EngineCore`, or another class named as 'module:Name' (an experiment, or a stand-in that measures the service alone)."
@@ -122,7 +118,7 @@ class CoreLoop:
         if isinstance(msg, NewRequest):
             req = Request(msg.request_id, tuple(msg.prompt_token_ids), msg.params, msg.eos_token_id, msg.priority, msg.arrival_time)
             try: c.add(req)
-            except ValueError as e: self.send(Deltas(error_deltas([req.request_id], str(e)), 0, 0))
+            except ValueError as e: self.send(Deltas(error_deltas([req.request_id], str(e))))
         elif isinstance(msg, Finish): c.finish(msg.request_ids, msg.reason)
         elif isinstance(msg, Snapshot): self.send(metrics_reply(c, msg.token, msg.pool))
         elif isinstance(msg, Shutdown): self.running = False
@@ -143,7 +139,7 @@ class CoreLoop:
             ids = list(c.scheduler.requests)
             c.finish(ids, 'error')
             deltas = error_deltas(ids, f'engine step failed: {type(e).__name__}: {e}')
-        if deltas: self.send(Deltas(deltas, len(c.scheduler.running), len(c.scheduler.waiting)))
+        if deltas: self.send(Deltas(deltas))
 
     def run(self):
         "Serve until told to stop or orphaned."
@@ -198,6 +194,7 @@ async def _first_message(pull, proc, timeout: float):
         if not proc.is_alive(): raise EngineDeadError(f'engine core exited with code {proc.exitcode} before it was ready')
     raise TimeoutError(f'engine core not ready after {timeout:.0f} s')
 
+@patch
 async def start(self: EngineClient, ready_timeout: float = 900):
     "Spawn the core process and wait until it is ready; returns self."
     self.tmp = tempfile.TemporaryDirectory(prefix='nano-serve-')
@@ -217,9 +214,9 @@ async def start(self: EngineClient, ready_timeout: float = 900):
     self.reader = loop.create_task(self._receive())
     await self.refresh()
     return self
-EngineClient.start = start
 
 # %% ../nbs/07_core.ipynb #05bd20e1
+@patch
 def _deliver(self: EngineClient, outs: list[RequestOutput]):
     "Hand each output to its handler's queue."
     for o in outs:
@@ -229,6 +226,7 @@ def _deliver(self: EngineClient, outs: list[RequestOutput]):
         if o.finished: del self.routes[o.request_id]
         q.put_nowait(o)
 
+@patch
 def _on_deltas(self: EngineClient, msg: Deltas):
     "One step's deltas: text, stop strings, routing; stop strings and faults go back to the core as `Finish`."
     outs, ended = self.outputs.process(msg.deltas)
@@ -237,6 +235,7 @@ def _on_deltas(self: EngineClient, msg: Deltas):
     for why, ids in by_reason.items(): self._send(Finish(ids, why))
     self._deliver(outs)
 
+@patch
 async def _receive(self: EngineClient):
     "Read the core's messages until it goes away."
     while True:
@@ -250,6 +249,7 @@ async def _receive(self: EngineClient):
             if fut is not None and not fut.done(): fut.set_result(msg)
         elif isinstance(msg, Fatal): log.error('engine core: %s', msg.error)
 
+@patch
 def _on_death(self: EngineClient):
     "The core process ended: fail every open request now and tell the server."
     asyncio.get_running_loop().remove_reader(self.proc.sentinel)
@@ -259,6 +259,7 @@ def _on_death(self: EngineClient):
     self._fail_all(EngineDeadError(self.dead))
     if self.on_dead is not None: self.on_dead(self.dead)
 
+@patch
 def _fail_all(self: EngineClient, err: BaseException):
     "Put `err` into every open request's queue and forget them."
     for rid, q in list(self.routes.items()): q.put_nowait(err); self.outputs.abort(rid)
@@ -267,13 +268,13 @@ def _fail_all(self: EngineClient, err: BaseException):
         if not fut.done(): fut.set_exception(err)
     self.waiters.clear()
 
-for f in (_deliver, _on_deltas, _receive, _on_death, _fail_all): setattr(EngineClient, f.__name__, f)
-
 # %% ../nbs/07_core.ipynb #4c27a427
+@patch
 def _send(self: EngineClient, msg):
     "Encode and send one message to the core (dropped if it is gone)."
     if self.dead is None: self.push.send(self.enc.encode(msg), copy=False)
 
+@patch
 def submit(self: EngineClient, reqs: list[Request], prompt: str | None) -> asyncio.Queue:
     "Queue validated requests; their outputs (or an exception) arrive on the returned queue."
     if self.dead is not None: raise EngineDeadError(self.dead)
@@ -284,16 +285,19 @@ def submit(self: EngineClient, reqs: list[Request], prompt: str | None) -> async
         self._send(NewRequest(r.request_id, list(r.prompt_token_ids), r.params, r.eos_token_id, r.priority, r.arrival_time))
     return q
 
+@patch
 def abort(self: EngineClient, request_ids: list[str]):
     "Drop requests (a client went away): the core frees their blocks before its next step."
     for rid in request_ids:
         self.routes.pop(rid, None); self.unstarted.discard(rid); self.outputs.abort(rid)
     self._send(Finish(list(request_ids), 'abort'))
 
+@patch
 def request_refresh(self: EngineClient, pool: bool = False):
     "Ask for a metrics snapshot without waiting for it (it lands in `latest`, the pool picture in `pool_cells`)."
     self._send(Snapshot(next(self.tokens), pool))
 
+@patch
 async def refresh(self: EngineClient, pool: bool = False, timeout: float = 2.0) -> MetricsReply | None:
     "A fresh metrics snapshot from the core (the latest one if it does not answer within `timeout`)."
     if self.dead is not None: return self.latest
@@ -304,6 +308,7 @@ async def refresh(self: EngineClient, pool: bool = False, timeout: float = 2.0) 
     except (asyncio.TimeoutError, EngineDeadError): return self.latest
     finally: self.waiters.pop(token, None)
 
+@patch
 async def shutdown(self: EngineClient, timeout: float = 5.0):
     "Fail open requests, ask the core to exit, and make sure it has (terminate, then kill)."
     self._fail_all(RuntimeError('server shutting down'))
@@ -318,5 +323,3 @@ async def shutdown(self: EngineClient, timeout: float = 5.0):
     self.dead = self.dead or 'shut down'
     self.reader.cancel()
     self.push.close(linger=0); self.pull.close(linger=0); self.ctx.term(); self.tmp.cleanup()
-
-for f in (_send, submit, abort, request_refresh, refresh, shutdown): setattr(EngineClient, f.__name__, f)

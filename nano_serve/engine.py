@@ -104,11 +104,15 @@ def _step_plain(self: EngineCore) -> list[TokenDelta]:
     if not batch: return []
     res = self.runner.execute(batch)
     updated = self.scheduler.update(batch, res.sampled)
+    return self._report([(r, r.output_token_ids[self._sent[r.request_id]:]) for r in updated], batch, res)   # one token, or several after a draft
+
+@patch
+def _report(self: EngineCore, updated: list, batch: ScheduledBatch, res: StepResult) -> list[TokenDelta]:
+    "One `TokenDelta` per (request, its new tokens) of a step; inter-token gaps and finished requests counted, the step recorded."
     deltas, now = [], time.monotonic()
-    for req in updated:
+    for req, new in updated:
         rid = req.request_id
-        new = req.output_token_ids[self._sent[rid]:]            # one token, or several after a verified draft
-        self._sent[rid] = len(req.output_token_ids)
+        self._sent[rid] += len(new)
         if rid in self._last_token: self.metrics.record_token_gap((now - self._last_token[rid]) / len(new), len(new))
         self._last_token[rid] = now
         deltas.append(TokenDelta(rid, new, req.finish_reason, [res.logprobs[rid]] if rid in res.logprobs else []))
@@ -181,16 +185,7 @@ def _resolve(self: EngineCore, inflight) -> list[TokenDelta]:
     "Wait for a launched step's tokens, put them in place, report them."
     step, marks = inflight
     res = self.runner.wait(step)
-    deltas, now = [], time.monotonic()
-    for req, new in self.scheduler.resolve(step.batch, marks, res.sampled):
-        rid = req.request_id
-        self._sent[rid] = len(req.output_token_ids) - (req.output_token_ids[-1] == PLACEHOLDER)
-        if rid in self._last_token: self.metrics.record_token_gap(now - self._last_token[rid])
-        self._last_token[rid] = now
-        deltas.append(TokenDelta(rid, new, req.finish_reason))
-        if req.finished: self._retire(req)
-    self._record(step.batch, res)
-    return deltas
+    return self._report(self.scheduler.resolve(step.batch, marks, res.sampled), step.batch, res)
 
 # %% ../nbs/06_engine.ipynb #6e54e0f0
 class LLM:
