@@ -36,22 +36,46 @@ def offline(shape: str, tok: str, out: Path) -> dict:
     return {k: r.get(k) for k in ('output_tok_s', 'seconds', 'output_tokens', 'error', 'stderr')}
 
 
-def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int) -> dict:
+STEP_KEYS = ('step_prefill_seconds_sum', 'step_prefill_seconds_count', 'step_decode_seconds_sum', 'step_decode_seconds_count',
+             'engine_steps_total', 'prefill_tokens_total', 'decode_tokens_total')
+
+def scrape(base: str) -> dict:
+    "The server's step counters from /metrics (prefill-carrying and decode-only steps: how many, how long)."
+    text = urllib.request.urlopen(base + '/metrics', timeout=30).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith('#') or ' ' not in line: continue
+        name, val = line.rsplit(' ', 1)
+        key = name.split('{')[0].split(':', 1)[-1]
+        if key in STEP_KEYS: out[key] = float(val)
+    return out
+
+def step_mix(before: dict, after: dict) -> dict:
+    "How many steps carried a prefill during the run, and their mean time against decode-only steps."
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in STEP_KEYS}
+    n_p, n_d = d['step_prefill_seconds_count'], d['step_decode_seconds_count']
+    return dict(steps=d['engine_steps_total'], prefill_steps=n_p, decode_steps=n_d,
+                prefill_step_ms=1e3 * d['step_prefill_seconds_sum'] / max(n_p, 1), decode_step_ms=1e3 * d['step_decode_seconds_sum'] / max(n_d, 1),
+                prefill_tokens=d['prefill_tokens_total'], decode_tokens=d['decode_tokens_total'])
+
+def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int, env_extra: dict | None = None) -> dict:
     "Start a server (code from `pythonpath`), warm it, drive it at 256 concurrent streams; client and server figures."
     base = f'http://127.0.0.1:{port}'
     log = open(out.with_suffix('.server.log'), 'w')
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning',
-                            *model_args, *LIMITS], env={**os.environ, 'PYTHONPATH': f"{pythonpath}:{os.environ.get('PYTHONPATH', '')}"}, stdout=log, stderr=subprocess.STDOUT)
+                            *model_args, *LIMITS], env={**os.environ, **(env_extra or {}), 'PYTHONPATH': f"{pythonpath}:{os.environ.get('PYTHONPATH', '')}"}, stdout=log, stderr=subprocess.STDOUT)
     try:
         t0 = time.time(); wait_ready(base, srv, timeout=900); ready_s = time.time() - t0
         bench = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--input-len', '430', '--output-len', '128',
                  '--vocab-size', '32000', '--no-progress', '--timeout', '600']
         env = {'PYTHONPATH': f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}      # the client is always this tree's
         run_json(bench + ['--num-prompts', '64', '--max-concurrency', '64', '--seed', '7'], out.with_suffix('.warm.json'), env)
+        before = scrape(base)
         r = run_json(bench + ['--num-prompts', '512', '--max-concurrency', '256', '--client-processes', str(clients)], out, env)
+        mix = step_mix(before, scrape(base))
         keep = ('completed', 'failed', 'duration', 'output_throughput', 'server_output_tok_s', 'server_generation_tokens', 'limit',
                 'client_cpu_util', 'client_processes', 'median_ttft_ms', 'median_tpot_ms', 'p99_itl_ms', 'error', 'stderr', 'errors')
-        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}}
+        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}, 'steps': mix}
     finally:
         srv.terminate()
         try: srv.wait(30)
@@ -63,7 +87,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--out', default=os.environ.get('OUT', '/tmp/out')); p.add_argument('--shapes', default='qwen3-0.6b,llama-3.1-8b')
     p.add_argument('--clients', type=int, default=4); p.add_argument('--baseline', default=None)
-    p.add_argument('--idle', action='store_true', help='also profile the GPU busy fraction (bench/gpu_idle.py)')
+    p.add_argument('--baseline-first', action='store_true', help='run the baseline server before ours (disk caches warm for ours)')
+    p.add_argument('--profile-core', action='store_true', help='a second served run of ours with the core under cProfile')
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     tok = str(ROOT / '.gputok')
@@ -74,13 +99,24 @@ def main():
         r['offline'] = offline(shape, tok, out / f'{shape}-offline.json')
         print(shape, 'offline', r['offline'], flush=True)
         margs = ['--model', shape, '--load-format', 'dummy', '--tokenizer', tok]
-        r['served'] = served(margs, str(ROOT), a.clients, out / f'{shape}-served.json', 8100 + i)
-        print(shape, 'served', r['served'], flush=True)
-        if a.baseline and shape == 'qwen3-0.6b':   # the old server has no --tokenizer: an HF folder with random weights and the tokenizer
+        def ours(): 
+            r['served'] = served(margs, str(ROOT), a.clients, out / f'{shape}-served.json', 8100 + i)
+            print(shape, 'served', r['served'], flush=True)
+        def theirs():   # the old server has no --tokenizer: an HF folder with random weights and the tokenizer
             folder = '/tmp/qwen3-0.6b-hf'
-            subprocess.run([sys.executable, str(ROOT / 'bench' / 'make_hf_folder.py'), shape, tok, folder], check=True)
+            if not Path(folder).exists(): subprocess.run([sys.executable, str(ROOT / 'bench' / 'make_hf_folder.py'), shape, tok, folder], check=True)
             r['served_baseline'] = served(['--model', folder], str(Path(a.baseline).resolve()), a.clients, out / f'{shape}-served-base.json', 8200 + i)
             print(shape, 'served (baseline code)', r['served_baseline'], flush=True)
+        order = [ours] + ([theirs] if a.baseline and shape == 'qwen3-0.6b' else [])
+        for run in (order[::-1] if a.baseline_first else order): run()
+        if a.profile_core:
+            prof = out / f'{shape}-core.prof'
+            r['served_profiled'] = served(margs, str(ROOT), a.clients, out / f'{shape}-served-prof.json', 8300 + i, {'NANO_SERVE_CORE_PROFILE': str(prof)})
+            print(shape, 'served, core under cProfile', r['served_profiled'], flush=True)
+            import pstats, io
+            for key in ('tottime', 'cumulative'):
+                buf = io.StringIO(); pstats.Stats(str(prof), stream=buf).sort_stats(key).print_stats(25)
+                (out / f'{shape}-core-{key}.txt').write_text(buf.getvalue())
         for k in ('served', 'served_baseline'):
             s, o = r.get(k, {}), r['offline'].get('output_tok_s')
             if s.get('server_output_tok_s') and o: r[f'{k}_over_offline'] = s['server_output_tok_s'] / o

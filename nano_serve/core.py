@@ -162,7 +162,11 @@ def run_core(engine_args: dict, to_core: str, from_core: str):
     except Exception as e:
         push.send(enc.encode(Fatal(f'{type(e).__name__}: {e}'))); push.close(linger=2000); raise SystemExit(1)
     push.send(enc.encode(Ready(core.limits, describe(core))))
-    CoreLoop(core, pull, push).run()
+    loop, prof = CoreLoop(core, pull, push), os.environ.get('NANO_SERVE_CORE_PROFILE')
+    if prof:   # where the core's host time goes under real load: a cProfile dump, read with pstats
+        import cProfile
+        cProfile.runctx('loop.run()', globals(), {'loop': loop}, prof)
+    else: loop.run()
     push.close(linger=1000); pull.close(linger=0); ctx.term()
 
 # %% ../nbs/07_core.ipynb #c3f595ea

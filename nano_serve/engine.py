@@ -61,6 +61,7 @@ class EngineCore:
         elif self.device.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
             self.model.prepack_linears()   # oneDNN-packed weights (00_model)
         self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs)
+        if self.device.type == 'cuda': self.runner.warm_up(n)   # compile every kernel variant now, not in a request's step (06b)
         self.metrics = Metrics()
         self.check_invariants = check_invariants
         self.limits = EngineLimits(cfg.vocab_size, self.max_model_len, n, block_size, eos_token_id(None, cfg.eos_token_id))

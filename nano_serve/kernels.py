@@ -62,7 +62,7 @@ def _check_shapes(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor)
     return heads, kv_heads, heads // kv_heads
 
 # %% ../nbs/05_kernels.ipynb #d567e19a
-@triton.jit
+@triton.jit(do_not_specialize=['stride_bt'])   # the block-table width changes every step: one kernel for all widths
 def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_lens, query_start_loc, rows,
                    scale_log2, stride_qt, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh,
                    stride_ot, stride_oh, stride_bt,
@@ -132,7 +132,8 @@ def sm_count(device: torch.device) -> int:
 
 def default_num_splits(rows: int, kv_heads: int, device: torch.device, max_splits: int = 16) -> int:
     "Context splits per decode row so that the grid holds about two programs per multiprocessor."
-    return max(1, min(max_splits, -(-2 * sm_count(device) // max(1, rows * kv_heads))))
+    want = max(1, min(max_splits, -(-2 * sm_count(device) // max(1, rows * kv_heads))))
+    return 1 << (want.bit_length() - 1)      # a power of two: five kernel variants in all
 
 # %% ../nbs/05_kernels.ipynb #87bb6242
 def _decode_requests(meta: AttentionMetadata, num_rows: int) -> torch.Tensor | None:
@@ -175,7 +176,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     return out
 
 # %% ../nbs/05_kernels.ipynb #67c38d9c
-@triton.jit
+@triton.jit(do_not_specialize=['stride_bt'])   # the block-table width changes every step: one kernel for all widths
 def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, tiles, scale_log2,
                     stride_qt, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh,
                     stride_ot, stride_oh, stride_bt,
