@@ -504,6 +504,7 @@ def main(argv=None):
     i = engine.info
     log.info('model %s on %s (%s); KV pool %d blocks of %d tokens (%d MiB); engine core pid %d', name, i['device'], i['dtype'],
              i['kv_blocks'], i['block_size'], i['kv_mib'], i['pid'])
+    if 'paths' in i: log.info('engine paths: %s', i['paths'])
     log.info('listening on http://%s:%d/v1 ; metrics at /metrics%s', args.host, args.port,
              '' if args.no_dashboard else f' ; dashboard at http://{args.host}:{args.port}/dashboard')
     exit_code = [0]
