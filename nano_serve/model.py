@@ -66,7 +66,9 @@ def norm_rotary_qk(q, k, cos_sin, q_weight=None, k_weight=None, eps: float = 1e-
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None):
     "RMSNorm in float32 of `x` (plus `residual` first, when given); returns (normed, the sum that is the new residual)."
     if residual is not None: x = x + residual
-    return F.rms_norm(x.float(), weight.shape, weight.float(), eps).to(x.dtype), x
+    xf = x.float()
+    if x.is_cuda: return F.rms_norm(xf, weight.shape, weight.float(), eps).to(x.dtype), x   # one fused kernel
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps) * weight.float()).to(x.dtype), x   # fewer ops on the CPU (issue 13)
 
 class RMSNorm(nn.Module):
     "Root-mean-square layer norm with a learned scale; optionally adds the residual stream first."
