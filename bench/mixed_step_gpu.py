@@ -1,6 +1,6 @@
 """Why do steps that carry a prefill cost so much more than decode steps? (issue 12, build item 3)
 
-    python bench/mixed_step_gpu.py [--shape qwen3-0.6b] [--running 254] [--arrivals 2] [--prompt-len 430] [--out DIR]
+    python bench/mixed_step_gpu.py [--shape qwen3-0.6b] [--running 254] [--arrivals 2] [--prompt-len 430] [--waves] [--out DIR]
 
 Fills an `EngineCore` (plain steps, so each step is timed alone) with `--running` decoding requests, then times
 synchronised steps of four kinds:
@@ -8,7 +8,9 @@ synchronised steps of four kinds:
   decode eager  the same rows with the graphs switched off (what a mixed step's decode rows cost);
   mixed         the decode rows plus `--arrivals` new prompts each step (what a server sees in steady state);
   mixed varied  the same with prompt lengths drawn from 400-460 (new shapes every step: does anything recompile?).
-Then a torch-profiler pass over mixed steps: GPU-kernel time against wall time, and the top kernels.
+Then a torch-profiler pass over mixed steps (GPU-kernel time against wall time, the top kernels), a cProfile of the
+host side, the same mixed steps without the compiled fusions, and with `--waves` a wave of `--running` arrivals
+timed with plain and with overlapped steps.
 """
 import argparse, json, os, random, sys, time
 from pathlib import Path
@@ -41,6 +43,7 @@ def main():
     p.add_argument('--shape', default='qwen3-0.6b'); p.add_argument('--running', type=int, default=254)
     p.add_argument('--arrivals', type=int, default=2); p.add_argument('--prompt-len', type=int, default=430)
     p.add_argument('--out', default=os.environ.get('OUT', '/tmp/out'))
+    p.add_argument('--waves', action='store_true', help='also time a wave of arrivals, plain against overlapped steps')
     a = p.parse_args()
     Path(a.out).mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
@@ -75,8 +78,7 @@ def main():
     for m, k in fused.items(): m.kernel = k
     res['mixed_varied_again'] = summary(timed_steps(core, 30, varied))
     print({k: round(res[k]['p50_ms'], 2) for k in ('mixed_varied_unfused', 'mixed_varied_again')}, flush=True)
-    if os.environ.get('SKIP_WAVES'): return (Path(a.out) / f'mixed-step-{a.shape}.json').write_text(json.dumps(res, indent=1))
-    for mode in ('plain', 'async', 'plain'):    # a wave: every running request leaves, `running` new prompts arrive at once
+    for mode in ('plain', 'async', 'plain') if a.waves else ():    # a wave: every running request leaves, `running` new prompts arrive at once
         core.finish(list(core.scheduler.requests)); core.async_scheduling = mode == 'async'
         while core.has_unfinished(): core.step()
         for _ in range(a.running): add(a.prompt_len, 8)

@@ -75,12 +75,12 @@ def die_with_parent():
     except (OSError, AttributeError): pass
 
 def describe(core) -> dict:
-    "What the core runs on, for the server's startup log and the dashboard header."
+    "What the core runs on, for the server's startup log and the dashboard header (its code paths as one line, see `EngineCore.paths`)."
     lim, c = core.limits, getattr(core, 'cache', None)
-    return {'device': str(core.device), 'dtype': str(c.data.dtype).split('.')[-1] if c is not None else '-', 'kv_blocks': lim.num_blocks,
-            'block_size': lim.block_size, 'kv_mib': round(c.nbytes / 2**20) if c is not None else 0, 'pid': os.getpid(),
-            'cuda_graphs': int(getattr(core.runner, 'graphs', None) is not None), 'async_scheduling': int(core.async_scheduling),
-            'threads': torch.get_num_threads(), **({'paths': ', '.join(f'{k} {v}' for k, v in core.paths().items())} if hasattr(core, 'paths') else {})}
+    info = {'device': str(core.device), 'dtype': str(c.data.dtype).split('.')[-1] if c is not None else '-', 'kv_blocks': lim.num_blocks,
+            'block_size': lim.block_size, 'kv_mib': round(c.nbytes / 2**20) if c is not None else 0, 'pid': os.getpid()}
+    if hasattr(core, 'paths'): info['paths'] = ', '.join(f'{k} {v}' for k, v in core.paths().items() if k != 'dtype')
+    return info
 
 def engine_core_class(spec: str | None):
     "`EngineCore`, or another class named as 'module:Name' (an experiment, or a stand-in that measures the service alone)."
