@@ -7,10 +7,11 @@ synchronised steps of four kinds:
   decode        every row one token: a CUDA-graph replay;
   decode eager  the same rows with the graphs switched off (what a mixed step's decode rows cost);
   mixed         the decode rows plus `--arrivals` new prompts each step (what a server sees in steady state);
-  mixed varied  the same with prompt lengths drawn from 400-460 (new shapes every step: does anything recompile?).
-Then a torch-profiler pass over mixed steps (GPU-kernel time against wall time, the top kernels), a cProfile of the
-host side, the same mixed steps without the compiled fusions, and with `--waves` a wave of `--running` arrivals
-timed with plain and with overlapped steps.
+  mixed varied  the same with prompt lengths drawn from 400-460 (new shapes every step: does anything recompile?);
+  mixed varied eager  the same with the mixed-step graphs off (how such steps ran before `CUDAGraphMixed`).
+Then the host-device syncs in six overlapped mixed steps (`torch.cuda.set_sync_debug_mode`), a cProfile of the
+host side, with `--waves` a wave of `--running` arrivals timed with plain and with overlapped steps, and a
+torch-profiler pass over mixed steps (GPU-kernel time against wall time, the top kernels).
 """
 import argparse, json, os, random, sys, time
 from pathlib import Path
@@ -58,26 +59,34 @@ def main():
     for _ in range(5): core.step()
     res = {'gpu': torch.cuda.get_device_name(), 'shape': a.shape, 'running': a.running, 'arrivals': a.arrivals, 'prompt_len': a.prompt_len}
     res['decode'] = summary(timed_steps(core, 40))
-    graphs, core.runner.graphs = core.runner.graphs, None
+    r = core.runner
+    graphs, mixed_graphs, r.graphs, r.mixed_graphs = r.graphs, r.mixed_graphs, None, None
     res['decode_eager'] = summary(timed_steps(core, 20))
-    core.runner.graphs = graphs
+    r.graphs, r.mixed_graphs = graphs, mixed_graphs
     fixed = lambda i: [add(a.prompt_len, 1) for _ in range(a.arrivals)]        # one token each: they leave after their prefill step
     varied = lambda i: [add(rng.randrange(400, 461), 1) for _ in range(a.arrivals)]
     res['mixed'] = summary(timed_steps(core, 40, fixed))
     res['mixed_varied'] = summary(timed_steps(core, 40, varied))
+    r.mixed_graphs = None    # the same steps run eagerly (how every step with a prefill ran before CUDAGraphMixed)
+    res['mixed_varied_eager'] = summary(timed_steps(core, 30, varied))
+    r.mixed_graphs = mixed_graphs
+    import warnings            # any step that makes the host wait for the GPU (a blocking copy, .item(), .tolist())
+    core.async_scheduling = True
+    torch.cuda.set_sync_debug_mode('warn')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        for i in range(6): varied(i); core.step()
+    torch.cuda.set_sync_debug_mode(0)
+    core.async_scheduling = False
+    while core.inflight is not None: core.step()
+    res['syncs_in_6_async_steps'] = [str(w.message)[:200] + ' @ ' + f'{w.filename}:{w.lineno}' for w in caught]
+    print('syncs in 6 overlapped mixed steps:', len(caught), res['syncs_in_6_async_steps'][:8], flush=True)
     print({k: (round(v['mean_ms'], 2), round(v['p50_ms'], 2), round(v['max_ms'], 2)) for k, v in res.items() if isinstance(v, dict)}, flush=True)
     import cProfile, pstats, io
     prof = cProfile.Profile(); prof.enable(); timed_steps(core, 10, varied); prof.disable()
     for key in ('tottime', 'cumulative'):
         buf = io.StringIO(); pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(30); res[f'cprofile_{key}'] = buf.getvalue()
     print(res['cprofile_tottime'], flush=True)
-    from nano_serve.model import RMSNorm, Attention, MLP
-    fused = {m: m.kernel for m in core.model.modules() if isinstance(m, (RMSNorm, Attention, MLP))}
-    for m in fused: m.kernel = type(m).kernel     # the plain PyTorch functions: no compiled regions, more kernels
-    res['mixed_varied_unfused'] = summary(timed_steps(core, 30, varied))
-    for m, k in fused.items(): m.kernel = k
-    res['mixed_varied_again'] = summary(timed_steps(core, 30, varied))
-    print({k: round(res[k]['p50_ms'], 2) for k in ('mixed_varied_unfused', 'mixed_varied_again')}, flush=True)
     for mode in ('plain', 'async', 'plain') if a.waves else ():    # a wave: every running request leaves, `running` new prompts arrive at once
         core.finish(list(core.scheduler.requests)); core.async_scheduling = mode == 'async'
         while core.has_unfinished(): core.step()

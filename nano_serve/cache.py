@@ -76,7 +76,12 @@ class AttentionMetadata:
     query_start_loc: torch.Tensor   # [B+1] offsets of each request's new tokens in the batch
     query_lens: list[int]           # the same on the host, for Python loops
     ctx_lens: list[int]             # context_lens on the host
+    decode_only: bool | None = None # every request has one new token; None: as many requests as tokens (false for padded graphs)
     memo: dict = field(default_factory=dict, repr=False)  # per-step values derived once, shared by all layers
+
+    def all_decode(self) -> bool:
+        "Whether every request computes exactly one new token (the decode kernel alone serves the step)."
+        return self.decode_only if self.decode_only is not None else self.block_tables.shape[0] == self.slot_mapping.shape[0]
 
     @classmethod
     def build(cls, block_tables: list[list[int]], starts: list[int], ends: list[int], block_size: int, device='cpu'):

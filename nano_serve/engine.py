@@ -18,7 +18,7 @@ from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, FCFS
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import Sampler, StepResult
-from .runner import ModelRunner, CUDAGraphDecoder
+from .runner import ModelRunner, CUDAGraphDecoder, CUDAGraphMixed
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
                                  IncrementalDetokenizer, eos_token_id, expand_n)
 from .metrics import Metrics, StepRecord
@@ -51,16 +51,18 @@ class EngineCore:
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
                                    PriorityPolicy() if scheduling_policy == 'priority' else FCFS(), preemption, self.max_model_len,
                                    proposer)
-        attend, graphs = None, None
-        if self.device.type == 'cuda':   # Triton attention; fused elementwise kernels and CUDA graphs for decode unless enforce_eager
+        attend, graphs, mixed = None, None, None
+        if self.device.type == 'cuda':   # Triton attention; fused elementwise kernels and CUDA graphs for every step unless enforce_eager
             from nano_serve.kernels import paged_attention_triton
             attend = paged_attention_triton
             if not enforce_eager:
                 self.model.compile_fusions()
-                graphs = CUDAGraphDecoder(self.model, self.cache, attend, max_num_seqs, -(-self.max_model_len // block_size), n)
+                width = -(-self.max_model_len // block_size)
+                graphs = CUDAGraphDecoder(self.model, self.cache, attend, max_num_seqs, width, n)
+                mixed = CUDAGraphMixed(self.model, self.cache, attend, max_num_batched_tokens, max_num_seqs, width, n, graphs.pool)
         elif self.device.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
             self.model.prepack_linears()   # oneDNN-packed weights (00_model)
-        self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs)
+        self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs, mixed)
         if self.device.type == 'cuda': self.runner.warm_up(n)   # compile every kernel variant now, not in a request's step (06b)
         self.metrics = Metrics()
         self.check_invariants = check_invariants
@@ -182,7 +184,8 @@ def paths(self: EngineCore) -> dict:
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
             'linear': 'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
-            'cuda_graphs': self.runner.graphs is not None, 'async_scheduling': self.async_scheduling}
+            'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
+            'async_scheduling': self.async_scheduling}
 
 # %% ../nbs/06_engine.ipynb #45ddd64b
 @patch

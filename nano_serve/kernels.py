@@ -81,8 +81,12 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
 
     g, d, n = tl.arange(0, GROUP_PAD), tl.arange(0, D_PAD), tl.arange(0, BLOCK_N)
     g_ok, d_ok = g < GROUP, d < HEAD_DIM
+    ok = g_ok[:, None] & d_ok[None, :]
+    if HAS_ROWS:   # a prefill row or a padding row: read and write nothing
+        live = tl.load(query_start_loc + req + 1) - tok == 1
+        end, ok = tl.where(live, end, start), tl.where(live, ok, False)   # (`ok & live` breaks the interpreter)
     heads = kv_head * GROUP + g
-    q = tl.load(Q + tok * stride_qt + heads[:, None] * stride_qh + d[None, :], mask=g_ok[:, None] & d_ok[None, :], other=0.0)
+    q = tl.load(Q + tok * stride_qt + heads[:, None] * stride_qh + d[None, :], mask=ok, other=0.0)
     m = tl.full([GROUP_PAD], -1e30, tl.float32)
     l = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, D_PAD], tl.float32)
@@ -96,8 +100,7 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
 
     if NUM_SPLITS == 1:   # the whole context was ours: normalise and write the output
         out = acc / l[:, None]
-        tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], out.to(O.dtype.element_ty),
-                 mask=g_ok[:, None] & d_ok[None, :])
+        tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], out.to(O.dtype.element_ty), mask=ok)
     else:                 # a partial result per head: [rows, heads, splits] for m and l, [..., D] for acc
         part = (i * tl.num_programs(1) * GROUP + heads) * NUM_SPLITS + split
         tl.store(M_part + part, m, mask=g_ok)
@@ -116,6 +119,7 @@ def _decode_reduce_kernel(O, M_part, L_part, Acc_part, query_start_loc, rows, st
     tok = tl.load(query_start_loc + req)
     s, d = tl.arange(0, SPLITS_PAD), tl.arange(0, D_PAD)
     s_ok, d_ok = s < NUM_SPLITS, d < HEAD_DIM
+    if HAS_ROWS: d_ok = tl.where(tl.load(query_start_loc + req + 1) - tok == 1, d_ok, False)   # not a decode row: write nothing
     part = (i * tl.num_programs(1) + head) * NUM_SPLITS + s
     m = tl.load(M_part + part, mask=s_ok, other=-1e30)
     l = tl.load(L_part + part, mask=s_ok, other=0.0)
@@ -136,12 +140,14 @@ def default_num_splits(rows: int, kv_heads: int, device: torch.device, max_split
     return 1 << (want.bit_length() - 1)      # a power of two: five kernel variants in all
 
 # %% ../nbs/05_kernels.ipynb #87bb6242
-def _decode_requests(meta: AttentionMetadata, num_rows: int) -> torch.Tensor | None:
-    "Request index of each decode row, or None when every request is a decode row."
-    if meta.block_tables.shape[0] == num_rows: return None
+def _decode_requests(meta: AttentionMetadata) -> torch.Tensor | None:
+    "Request index of each decode row, decode rows first (on the device), or None when every request is a decode row."
+    if meta.all_decode(): return None
     if 'triton_decode' not in meta.memo:
-        idx = [i for i, n in enumerate(meta.query_lens) if n == 1]
-        meta.memo['triton_decode'] = torch.tensor(idx, dtype=torch.int32, device=meta.block_tables.device)
+        qloc = meta.query_start_loc
+        rows = torch.argsort((qloc[1:] - qloc[:-1] != 1).to(torch.uint8), stable=True).to(torch.int32)
+        n = rows.numel() if meta.query_lens is None else sum(q == 1 for q in meta.query_lens)
+        meta.memo['triton_decode'] = rows[:n]
     return meta.memo['triton_decode']
 
 # %% ../nbs/05_kernels.ipynb #6306ba2d
@@ -152,7 +158,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     heads, kv_heads, group = _check_shapes(q, k_cache, v_cache)
     if q.stride(2) != 1: q = q.contiguous()
     out = torch.empty_like(q) if out is None else out
-    rows = _decode_requests(meta, q.shape[0])
+    rows = _decode_requests(meta)
     n = meta.block_tables.shape[0] if rows is None else rows.numel()
     if n == 0: return out
     d = q.shape[2]
@@ -202,6 +208,7 @@ def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, til
     acc = tl.zeros([BLOCK_Q * GROUP_PAD, D_PAD], tl.float32)
     table_row = block_tables + req * stride_bt
     end = tl.minimum(ctx, ctx - n_new + q0 + BLOCK_Q)      # one past the tile's last position
+    end = tl.where(q0 < n_new, end, 0)                     # a spare tile (padding of a captured step): no work
     for s in range(0, end, BLOCK_N):
         pos = s + n
         valid = pos < end
@@ -219,8 +226,18 @@ def prefill_tiles(meta: AttentionMetadata, block_q: int, skip_decode: bool = Fal
     "The `[tiles, 2]` (request, first new token) pairs that cover the requests' new tokens `block_q` at a time."
     key = ('triton_tiles', block_q, skip_decode)
     if key not in meta.memo:
-        tiles = [(i, t) for i, n in enumerate(meta.query_lens) if not (skip_decode and n == 1) for t in range(0, n, block_q)]
-        meta.memo[key] = torch.tensor(tiles, dtype=torch.int32, device=meta.block_tables.device).reshape(-1, 2)
+        qloc = meta.query_start_loc
+        qlen = (qloc[1:] - qloc[:-1]).long()
+        per_req = (qlen + block_q - 1) // block_q
+        if skip_decode: per_req = torch.where(qlen == 1, 0, per_req)
+        if meta.query_lens is not None:
+            total = sum(-(-n // block_q) for n in meta.query_lens if not (skip_decode and n == 1))
+        else: total = -(-meta.slot_mapping.shape[0] // block_q) + qlen.shape[0]   # padded metadata: an upper bound
+        ends = per_req.cumsum(0)
+        t = torch.arange(total, device=qloc.device)
+        req = torch.searchsorted(ends, t, right=True).clamp_(max=qlen.shape[0] - 1)
+        q0 = torch.where(t < ends[-1], (t - ends[req] + per_req[req]) * block_q, 2**30)   # spare tiles start past the end
+        meta.memo[key] = torch.stack([req, q0], 1).to(torch.int32)
     return meta.memo[key]
 
 def paged_prefill_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
@@ -249,5 +266,5 @@ def paged_attention_triton(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
                            scale: float | None = None, num_splits: int | None = None) -> torch.Tensor:
     "Paged attention with Triton kernels: same arguments and result as `paged_attention_ref`."
     out = paged_decode_attention(q, k_cache, v_cache, meta, scale, num_splits)
-    if meta.block_tables.shape[0] != q.shape[0]: paged_prefill_attention(q, k_cache, v_cache, meta, scale, out, skip_decode=True)
+    if not meta.all_decode(): paged_prefill_attention(q, k_cache, v_cache, meta, scale, out, skip_decode=True)
     return out
