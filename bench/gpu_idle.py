@@ -18,7 +18,7 @@ from nano_serve.engine import LLM, SamplingParams
 from nano_serve.bench import random_token_workload, run_offline
 
 
-def workload(llm, num, seed=0): return random_token_workload(num, 562, 562, 462 / 562, seed, llm.model.config.vocab_size)
+def workload(llm, num, seed=0): return random_token_workload(num, 562, 562, 462 / 562, seed, llm.core.model.config.vocab_size)
 
 
 def profiled_busy(llm, wl) -> dict:
@@ -50,9 +50,9 @@ def bs1_step(llm, steps=200) -> dict:
     torch.cuda.synchronize(); t0 = time.perf_counter()
     for _ in range(steps): llm.step()
     torch.cuda.synchronize(); step_ms = (time.perf_counter() - t0) / steps * 1e3
-    for r in list(llm.scheduler.running): llm.abort(r.request_id)
+    for r in list(llm.core.scheduler.running): llm.abort(r.request_id)
     while llm.has_unfinished(): llm.step()
-    g, _ = llm.runner.graphs.graphs[1]
+    g, _ = llm.core.runner.graphs.graphs[1]
     torch.cuda.synchronize(); t0 = time.perf_counter()
     for _ in range(steps): g.replay()
     torch.cuda.synchronize()
@@ -67,7 +67,7 @@ def main():
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     llm = LLM(a.model, load_format='dummy', max_num_seqs=256, max_num_batched_tokens=8192, async_scheduling=not a.plain)
-    run_offline(llm, random_token_workload(32, 562, 16, 462 / 562, 1, llm.model.config.vocab_size))   # warm-up: compile, capture
+    run_offline(llm, random_token_workload(32, 562, 16, 462 / 562, 1, llm.core.model.config.vocab_size))   # warm-up: compile, capture
     res = {'gpu': torch.cuda.get_device_name(0), 'model': a.model, 'num': a.num, 'async_scheduling': not a.plain}
     res['timed'] = run_offline(llm, workload(llm, a.num), warmup=False)
     st = llm.stats()

@@ -49,7 +49,7 @@ def _():
     "Logits of the Triton path against the PyTorch reference, and greedy tokens of graph replay against eager."
     from nano_serve.kernels import paged_attention_triton
     llm = LLM('qwen3-0.6b', load_format='dummy', num_kv_blocks=512, max_num_seqs=16, enforce_eager=True)
-    m, c = llm.model, llm.cache
+    m, c = llm.core.model, llm.core.cache
     lens = [1, 17, 300, 1000]
     tables = scattered_block_tables(lens, 16, 512)
     meta = AttentionMetadata.build(tables, [0] * 4, lens, 16, 'cuda')
@@ -64,7 +64,7 @@ def _():
     del llm; gc.collect(); torch.cuda.empty_cache()
     # graph replay against eager with the same fused kernels: only the CUDA graph differs between the two runs
     llm = LLM('qwen3-0.6b', load_format='dummy', num_kv_blocks=512, max_num_seqs=16, enforce_eager=True)
-    llm.model.compile_fusions()
+    llm.core.model.compile_fusions()
     eager = [o.outputs[0].token_ids for o in llm.generate([p for p, _ in wl], params, use_tqdm=False)]
     del llm; gc.collect(); torch.cuda.empty_cache()
     g = LLM('qwen3-0.6b', load_format='dummy', num_kv_blocks=512, max_num_seqs=16)
@@ -85,8 +85,8 @@ def decode_bs1(model, prompt_len=128, new=256):
             if first is None: first = time.perf_counter()
     torch.cuda.synchronize(); t1 = time.perf_counter()
     step = (t1 - first) / (new - 1)
-    wbytes = sum(x.numel() * x.element_size() for x in llm.model.parameters())
-    cfg = llm.model.config
+    wbytes = sum(x.numel() * x.element_size() for x in llm.core.model.parameters())
+    cfg = llm.core.model.config
     kv_per_tok = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * (getattr(cfg, 'head_dim', None) or cfg.hidden_size // cfg.num_attention_heads) * 2
     kv_read = kv_per_tok * (prompt_len + new / 2)
     res = {'model': model, 'tok_s': 1 / step, 'step_ms': step * 1e3, 'ttft_ms': (first - t0) * 1e3,
@@ -108,10 +108,10 @@ def _():
 
 def throughput(model, num, inp, out, ratio, seed=0, **kw):
     llm = LLM(model, load_format='dummy', max_num_seqs=256, max_num_batched_tokens=8192, **kw)
-    wl = random_token_workload(num, inp, out, ratio, seed, llm.model.config.vocab_size)
-    run_offline(llm, random_token_workload(32, inp, 16, ratio, seed + 1, llm.model.config.vocab_size))  # warm-up: compile, capture
+    wl = random_token_workload(num, inp, out, ratio, seed, llm.core.model.config.vocab_size)
+    run_offline(llm, random_token_workload(32, inp, 16, ratio, seed + 1, llm.core.model.config.vocab_size))  # warm-up: compile, capture
     res = run_offline(llm, wl, warmup=False)
-    res.update(model=model, num_prompts=num, input_len=inp, output_len=out, range_ratio=ratio, kv_blocks=llm.allocator.num_blocks,
+    res.update(model=model, num_prompts=num, input_len=inp, output_len=out, range_ratio=ratio, kv_blocks=llm.core.allocator.num_blocks,
                preemptions=llm.stats()['num_preemptions'], steps=llm.stats()['num_steps'],
                mean_forward_ms=llm.stats()['mean_forward_ms'], mean_schedule_ms=llm.stats()['mean_schedule_ms'])
     del llm

@@ -10,7 +10,7 @@ from nano_serve.runner import prepare_inputs
 
 model = sys.argv[1] if len(sys.argv) > 1 else 'qwen3-0.6b'
 llm = LLM(model, load_format='dummy', max_num_seqs=64)
-runner, sched = llm.runner, llm.scheduler
+runner, sched = llm.core.runner, llm.core.scheduler
 calls = {'graph': 0}
 orig = runner.graphs.run
 def counted(x): calls['graph'] += 1; return orig(x)
@@ -23,7 +23,7 @@ for bs in (1, 64):
     for _ in range(n):
         torch.cuda.synchronize(); t0 = time.perf_counter()
         b = sched.schedule(); t1 = time.perf_counter()
-        x = prepare_inputs(b.chunks, llm.cache.block_size, runner.device); torch.cuda.synchronize(); t2 = time.perf_counter()
+        x = prepare_inputs(b.chunks, llm.core.cache.block_size, runner.device); torch.cuda.synchronize(); t2 = time.perf_counter()
         logits = runner.graphs.run(x) if runner.graphs.fits(x) else None; torch.cuda.synchronize(); t3 = time.perf_counter()
         res = runner.sampler(logits, [c for c in b.chunks if c.sample]); t4 = time.perf_counter()
         sched.update(b, res.sampled); t5 = time.perf_counter()

@@ -21,13 +21,13 @@ outs = {}
 for name, cfg in [('plain', None), ('ngram', {'method': 'ngram', 'num_speculative_tokens': 4})]:
     llm = LLM(model, load_format='dummy', device='cuda', enable_prefix_caching=False, speculative_config=cfg)
     llm.generate(prompts[:4], params, use_tqdm=False)                                  # warm-up (graphs, compile)
-    c0 = dict(llm.metrics.counters); torch.cuda.synchronize(); t0 = time.perf_counter()
+    c0 = dict(llm.core.metrics.counters); torch.cuda.synchronize(); t0 = time.perf_counter()
     outs[name] = [o.outputs[0].token_ids for o in llm.generate(prompts, params, use_tqdm=False)]
     torch.cuda.synchronize(); dt = time.perf_counter() - t0
-    c = llm.metrics.counters
+    c = llm.core.metrics.counters
     res[name] = dict(seconds=round(dt, 3), output_tok_s=round(sum(map(len, outs[name])) / dt, 1), steps=c['steps'] - c0.get('steps', 0),
                      draft_tokens=c['draft_tokens'] - c0.get('draft_tokens', 0), accepted_tokens=c['accepted_tokens'] - c0.get('accepted_tokens', 0))
-    llm.allocator.assert_idle()
+    llm.core.allocator.assert_idle()
     del llm; torch.cuda.empty_cache()
 res['same_tokens'] = sum(a == b for a, b in zip(outs['plain'], outs['ngram']))
 res['first_difference'] = next(([i, next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)] for i, (a, b) in enumerate(zip(outs['plain'], outs['ngram'])) if a != b), None)
