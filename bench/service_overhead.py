@@ -48,6 +48,8 @@ class EchoCore(EngineCore):
         self.limits = EngineLimits(49152, self.max_model_len, 100_000, 16, 2)
         self._sent, self._last_token, self.async_scheduling, self.inflight, self._host_readers = {}, {}, False, None, set()
 
+    def paths(self) -> dict: return {'runner': f'echo, {self.runner.step_ms} ms a step'}
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -55,6 +57,7 @@ def main():
     p.add_argument('--concurrency', type=int, default=256); p.add_argument('--output-len', type=int, default=128)
     p.add_argument('--clients', type=int, default=1); p.add_argument('--port', type=int, default=8400)
     p.add_argument('--output-json', default=None)
+    p.add_argument('--py-spy', default=None, help='sample the service process with py-spy into this file (collapsed stacks)')
     a = p.parse_args()
     base = f'http://127.0.0.1:{a.port}'
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(a.port), '--no-dashboard', '--log-level', 'warning',
@@ -66,11 +69,14 @@ def main():
         me = psutil.Process(srv.pid)
         cpu = lambda p: sum(p.cpu_times()[:2])
         s0, c0 = cpu(me), cpu(core)
+        spy = a.py_spy and subprocess.Popen(['py-spy', 'record', '--pid', str(srv.pid), '--format', 'raw', '--rate', '200', '--nonblocking',
+                                             '--output', a.py_spy], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out = Path('/tmp/service-overhead-run.json')
         subprocess.run([sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--num-prompts', str(a.num_prompts),
                         '--input-len', '32', '--output-len', str(a.output_len), '--max-concurrency', str(a.concurrency),
                         '--client-processes', str(a.clients), '--no-progress', '--output-json', str(out)], check=True, capture_output=True, cwd=ROOT)
         s1, c1 = cpu(me), cpu(core)
+        if spy: spy.send_signal(2); spy.wait(30)   # SIGINT: py-spy writes its file and exits
         r = json.loads(out.read_text())
         toks = r['server_generation_tokens'] or r['total_output_tokens']
         res = dict(machine=subprocess.run(['lscpu'], capture_output=True, text=True).stdout.split('Model name:')[1].split('\n')[0].strip(),

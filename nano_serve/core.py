@@ -240,18 +240,27 @@ def _on_deltas(self: EngineClient, msg: Deltas):
     self._deliver(outs)
 
 @patch
-async def _receive(self: EngineClient):
-    "Read the core's messages until it goes away."
+def _handle(self: EngineClient, msg):
+    "Act on one message from the core."
+    if isinstance(msg, Deltas): self._on_deltas(msg)
+    elif isinstance(msg, MetricsReply):
+        self.latest = msg
+        if msg.pool is not None: self.pool_cells = msg.pool
+        fut = self.waiters.pop(msg.token, None)
+        if fut is not None and not fut.done(): fut.set_result(msg)
+    elif isinstance(msg, Fatal): log.error('engine core: %s', msg.error)
+
+@patch
+async def _receive(self: EngineClient, batch: int = 64):
+    "Read the core's messages until it goes away: all that have arrived (up to `batch`), then let the streams write."
     while True:
-        try: msg = self.dec.decode(await self.pull.recv())
+        try:
+            self._handle(self.dec.decode(await self.pull.recv()))
+            for _ in range(batch - 1):
+                try: self._handle(self.dec.decode(await self.pull.recv(zmq.NOBLOCK)))
+                except zmq.Again: break
         except (zmq.ZMQError, asyncio.CancelledError): return
-        if isinstance(msg, Deltas): self._on_deltas(msg)
-        elif isinstance(msg, MetricsReply):
-            self.latest = msg
-            if msg.pool is not None: self.pool_cells = msg.pool
-            fut = self.waiters.pop(msg.token, None)
-            if fut is not None and not fut.done(): fut.set_result(msg)
-        elif isinstance(msg, Fatal): log.error('engine core: %s', msg.error)
+        await asyncio.sleep(0)   # a waiting message is received without yielding: without this the streams starve
 
 @patch
 def _on_death(self: EngineClient):

@@ -13,23 +13,33 @@ from dataclasses import dataclass, field
 from .scheduler import SamplingParams, Request
 from .sampler import TokenLogprobs
 
+try: from tokenizers.decoders import DecodeStream   # incremental detokenization in Rust (tokenizers >= 0.21)
+except ImportError: DecodeStream = None
+
 # %% ../nbs/06c_frontend.ipynb #cefc0baf
 class IncrementalDetokenizer:
     "Turns a growing list of token ids into text, never splitting a multi-byte character."
     def __init__(self, tokenizer, skip_special_tokens: bool = True):
         self.tok, self.skip = tokenizer, skip_special_tokens
         self.ids, self.prefix, self.read, self.text = [], 0, 0, ''
+        rust = DecodeStream is not None and not getattr(tokenizer, 'clean_up_tokenization_spaces', False)
+        self.backend = getattr(tokenizer, 'backend_tokenizer', None) if rust else None
+        self.stream = DecodeStream(skip_special_tokens=skip_special_tokens) if self.backend is not None else None
 
     def add(self, token_id: int) -> str:
         "Append one token; return the newly complete text (maybe empty)."
         self.ids.append(token_id)
+        new = (self.stream.step(self.backend, token_id) or '') if self.stream is not None else self._window()
+        self.text += new
+        return new
+
+    def _window(self) -> str:
+        "The Python way: decode the recent window with and without the newest tokens, release what is complete."
         before = self.tok.decode(self.ids[self.prefix:self.read], skip_special_tokens=self.skip)
         now = self.tok.decode(self.ids[self.prefix:], skip_special_tokens=self.skip)
         if len(now) <= len(before) or now.endswith('\ufffd'): return ''
-        new = now[len(before):]
         self.prefix, self.read = self.read, len(self.ids)
-        self.text += new
-        return new
+        return now[len(before):]
 
 def find_stop(text: str, new_len: int, stops: list[str]) -> int | None:
     "Index where the earliest stop string starts, searching only where the last `new_len` characters could complete one."
