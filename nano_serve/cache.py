@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 
 # %% ../nbs/01_cache.ipynb #d7aea43f
-def kv_block_bytes(config, block_size: int, dtype: torch.dtype) -> int:
-    "Bytes one KV block takes across all layers (K and V)."
+def kv_block_bytes(config, block_size: int, dtype: torch.dtype, kv_heads: int | None = None) -> int:
+    "Bytes one KV block takes across all layers (K and V), for `kv_heads` heads (default: all; a rank of a tensor-parallel group holds fewer)."
     from nano_serve.model import head_dim
-    return 2 * config.num_hidden_layers * block_size * config.num_key_value_heads * head_dim(config) * dtype.itemsize
+    return 2 * config.num_hidden_layers * block_size * (kv_heads or config.num_key_value_heads) * head_dim(config) * dtype.itemsize
 
 def num_blocks_for_budget(config, block_size: int, dtype: torch.dtype, budget_bytes: int) -> int:
     "How many KV blocks fit in `budget_bytes`."
@@ -25,7 +25,7 @@ def num_blocks_for_budget(config, block_size: int, dtype: torch.dtype, budget_by
 
 # %% ../nbs/01_cache.ipynb #5eba2fa1
 def choose_num_blocks(config, block_size: int, dtype: torch.dtype, device: torch.device, num_kv_blocks: int | None = None,
-                      gpu_memory_utilization: float = 0.9, cpu_kv_bytes: int = 2**30) -> int:
+                      gpu_memory_utilization: float = 0.9, cpu_kv_bytes: int = 2**30, kv_heads: int | None = None) -> int:
     "Number of KV blocks: explicit, else from free GPU memory or the CPU byte budget."
     if num_kv_blocks is not None:
         if num_kv_blocks < 1: raise ValueError(f"num_kv_blocks must be at least 1, got {num_kv_blocks}")
@@ -35,17 +35,18 @@ def choose_num_blocks(config, block_size: int, dtype: torch.dtype, device: torch
         free, total = torch.cuda.mem_get_info(device)
         budget = free - (1 - gpu_memory_utilization) * total
     else: budget = cpu_kv_bytes
-    n = int(budget) // kv_block_bytes(config, block_size, dtype)
+    n = int(budget) // kv_block_bytes(config, block_size, dtype, kv_heads)
     if n < 1: raise ValueError(f"no room for a single KV block (budget {budget / 2**20:.0f} MiB)")
     return n
 
 # %% ../nbs/01_cache.ipynb #882a8313
 class KVCache:
     "The paged K/V pool: per layer, `[num_blocks, block_size, kv_heads, head_dim]` for keys and for values."
-    def __init__(self, config, num_blocks: int, block_size: int, dtype: torch.dtype, device, pin_memory: bool = False):
+    def __init__(self, config, num_blocks: int, block_size: int, dtype: torch.dtype, device, pin_memory: bool = False,
+                 kv_heads: int | None = None):
         from nano_serve.model import head_dim
         self.num_blocks, self.block_size = num_blocks, block_size
-        shape = (config.num_hidden_layers, 2, num_blocks, block_size, config.num_key_value_heads, head_dim(config))
+        shape = (config.num_hidden_layers, 2, num_blocks, block_size, kv_heads or config.num_key_value_heads, head_dim(config))
         # zeros, not empty: padded attention reads unused slots, and 0 * NaN garbage would still be NaN
         self.data = torch.zeros(shape, dtype=dtype, device=device, pin_memory=pin_memory)
 

@@ -4,17 +4,18 @@
 
 # %% auto #0
 __all__ = ['log', 'ToCore', 'FromCore', 'NewRequest', 'Finish', 'Snapshot', 'Shutdown', 'Ready', 'Deltas', 'MetricsReply',
-           'Fatal', 'die_with_parent', 'describe', 'engine_core_class', 'metrics_reply', 'error_deltas', 'CoreLoop',
-           'run_core', 'EngineDeadError', 'EngineClient']
+           'Fatal', 'describe', 'engine_core_class', 'metrics_reply', 'error_deltas', 'CoreLoop', 'run_core',
+           'EngineDeadError', 'EngineClient']
 
 # %% ../nbs/07_core.ipynb #646a7d1e
-import asyncio, ctypes, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
+import asyncio, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
 import msgspec, torch, zmq, zmq.asyncio
 from fastcore.basics import patch
 
 from .scheduler import SamplingParams, Request
 from .frontend import TokenDelta, EngineLimits, RequestOutput, OutputProcessor
 from .metrics import StepRecord, Histogram
+from .workers import die_with_parent    # Linux's parent-death signal: the core never outlives the server
 
 log = logging.getLogger('nano_serve')
 
@@ -69,11 +70,6 @@ ToCore = NewRequest | Finish | Snapshot | Shutdown
 FromCore = Ready | Deltas | MetricsReply | Fatal
 
 # %% ../nbs/07_core.ipynb #f0d53584
-def die_with_parent():
-    "Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."
-    try: ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGKILL)   # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError): pass
-
 def describe(core) -> dict:
     "What the core runs on, for the server's startup log and the dashboard header (its code paths as one line, see `EngineCore.paths`)."
     lim, c = core.limits, getattr(core, 'cache', None)
@@ -167,6 +163,7 @@ def run_core(engine_args: dict, to_core: str, from_core: str):
         import cProfile
         cProfile.runctx('loop.run()', globals(), {'loop': loop}, prof)
     else: loop.run()
+    if hasattr(core, 'close'): core.close()          # tensor-parallel followers, if any
     push.close(linger=1000); pull.close(linger=0); ctx.term()
 
 # %% ../nbs/07_core.ipynb #c3f595ea
@@ -207,8 +204,11 @@ async def start(self: EngineClient, ready_timeout: float = 900):
     self.push, self.pull = self.ctx.socket(zmq.PUSH), self.ctx.socket(zmq.PULL)
     self.push.bind(to_core); self.pull.bind(from_core)
     from nano_serve.core import run_core    # by its module path: a spawned child imports it from there
+    # a daemonic process may not start processes: with tensor parallelism the core starts its followers (06e_workers),
+    # so it is not daemonic then; the parent-death signal and `shutdown` still end it with the server
+    tp = self.engine_args.get('tensor_parallel_size', 1) > 1
     self.proc = multiprocessing.get_context('spawn').Process(target=run_core, args=(self.engine_args, to_core, from_core),
-                                                             name='nano-serve-core', daemon=True)
+                                                             name='nano-serve-core', daemon=not tp)
     self.proc.start()
     msg = self.dec.decode(await _first_message(self.pull, self.proc, ready_timeout))
     if isinstance(msg, Fatal): raise RuntimeError(f'engine core failed to start: {msg.error}')

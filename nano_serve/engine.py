@@ -11,14 +11,16 @@ import itertools, time
 import torch
 from fastcore.basics import patch
 
-from .model import load_model, load_tokenizer, resolve_model_source, default_device, PackedLinear
+from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear
 from .cache import KVCache, choose_num_blocks
 from .allocator import BlockAllocator
 from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, FCFS, PriorityPolicy, RecomputePreemption,
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import Sampler, StepResult
-from .runner import ModelRunner, CUDAGraphDecoder, CUDAGraphMixed
+from .runner import build_runner
+from .parallel import Shard, head_ranges
+from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
                                  IncrementalDetokenizer, eos_token_id, expand_n)
 from .metrics import Metrics, StepRecord
@@ -31,39 +33,41 @@ class EngineCore:
                  load_format: str = 'auto', seed: int = 0, kv_cache_bytes: int = 2**30, gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, scheduling_policy: str = 'fcfs', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
-                 speculative_config: dict | None = None, async_scheduling: bool | None = None):
+                 speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         if scheduling_policy not in ('fcfs', 'priority'): raise ValueError(f"scheduling_policy must be 'fcfs' or 'priority', not {scheduling_policy!r}")
         proposer = make_proposer(speculative_config)
         self.device = torch.device(device) if device is not None else default_device()
-        self.model, _ = load_model(model, self.device, dtype, load_format, tokenizer=False)
-        cfg = self.model.config
-        self.max_model_len = min(max_model_len or cfg.max_position_embeddings, cfg.max_position_embeddings)
-        dt = self.model.dtype
-        n = choose_num_blocks(cfg, block_size, dt, self.device, num_kv_blocks, gpu_memory_utilization, kv_cache_bytes)
-        self.cache = KVCache(cfg, n + 1, block_size, dt, self.device)   # + a scratch block for padded rows
+        if tensor_parallel_size < 1: raise ValueError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
+        self.followers = None    # with tensor_parallel_size > 1: ranks 1..N-1, each in its process (06e_workers)
+        if tensor_parallel_size > 1:   # a clear error about the heads before any process starts
+            cfg = load_config(*resolve_model_source(model, load_format))
+            head_ranges(cfg.num_attention_heads, cfg.num_key_value_heads, Shard(0, tensor_parallel_size))
+            self.followers = Followers(tensor_parallel_size, self.device, dict(model=model, dtype=dtype, load_format=load_format))
+            self.device = self.followers.device
+        try:
+            shard = self.followers.shard if self.followers else Shard()
+            self.model, _ = load_model(model, self.device, dtype, load_format, tokenizer=False, shard=shard)
+            cfg, dt, kvh = self.model.config, self.model.dtype, self.model.kv_heads
+            self.max_model_len = min(max_model_len or cfg.max_position_embeddings, cfg.max_position_embeddings)
+            n = choose_num_blocks(cfg, block_size, dt, self.device, num_kv_blocks, gpu_memory_utilization, kv_cache_bytes, kvh)
+            # default swap space: 4 GiB beside a GPU (as vLLM), 0.25 GiB when the cache is on the CPU anyway
+            space = swap_space if swap_space is not None else 4 if self.device.type == 'cuda' else 0.25
+            n_cpu = swap_pool_blocks(cfg, block_size, dt, space, kvh) if preemption_mode == 'swap' else 0
+            sizes = dict(num_blocks=n, block_size=block_size, swap_blocks=n_cpu, max_num_seqs=max_num_seqs,
+                         max_num_batched_tokens=max_num_batched_tokens, max_model_len=self.max_model_len, enforce_eager=enforce_eager)
+            if self.followers: self.followers.send(sizes)      # every rank builds the same runner, capturing graphs together
+            self.runner = build_runner(self.model, seed=seed, **sizes)
+            self.runner.followers, self.cache = self.followers, self.runner.cache
+            if self.device.type == 'cuda': self.runner.warm_up(n)   # compile every kernel variant now, not in a request's step (06b)
+        except BaseException:
+            if self.followers: self.followers.close(timeout=2)
+            raise
         self.allocator = BlockAllocator(n, block_size, enable_prefix_caching)
-        preemption, swap_cache = RecomputePreemption(), None
-        if preemption_mode == 'swap':   # default swap space: 4 GiB beside a GPU (as vLLM), 0.25 GiB when the cache is on the CPU anyway
-            n_cpu = swap_pool_blocks(cfg, block_size, dt, swap_space if swap_space is not None else 4 if self.device.type == 'cuda' else 0.25)
-            preemption = SwapPreemption(n_cpu, block_size)
-            swap_cache = KVCache(cfg, n_cpu, block_size, dt, 'cpu', pin_memory=self.device.type == 'cuda')
+        preemption = SwapPreemption(n_cpu, block_size) if preemption_mode == 'swap' else RecomputePreemption()
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
                                    PriorityPolicy() if scheduling_policy == 'priority' else FCFS(), preemption, self.max_model_len,
                                    proposer)
-        attend, graphs, mixed = None, None, None
-        if self.device.type == 'cuda':   # Triton attention; fused elementwise kernels and CUDA graphs for every step unless enforce_eager
-            from nano_serve.kernels import paged_attention_triton
-            attend = paged_attention_triton
-            if not enforce_eager:
-                self.model.compile_fusions()
-                width = -(-self.max_model_len // block_size)
-                graphs = CUDAGraphDecoder(self.model, self.cache, attend, max_num_seqs, width, n)
-                mixed = CUDAGraphMixed(self.model, self.cache, attend, max_num_batched_tokens, max_num_seqs, width, n, graphs.pool)
-        elif self.device.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
-            self.model.prepack_linears()   # oneDNN-packed weights (00_model)
-        self.runner = ModelRunner(self.model, self.cache, Sampler(seed), attend, swap_cache, graphs, mixed)
-        if self.device.type == 'cuda': self.runner.warm_up(n)   # compile every kernel variant now, not in a request's step (06b)
         self.metrics = Metrics()
         self.check_invariants = check_invariants
         self.limits = EngineLimits(cfg.vocab_size, self.max_model_len, n, block_size, eos_token_id(None, cfg.eos_token_id))
@@ -185,7 +189,12 @@ def paths(self: EngineCore) -> dict:
             'linear': 'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
-            'async_scheduling': self.async_scheduling}
+            'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size}
+
+@patch
+def close(self: EngineCore):
+    "Stop the tensor-parallel followers, if any (they are daemonic and die with this process anyway)."
+    if getattr(self, 'followers', None) is not None: self.followers.close(); self.followers = None
 
 # %% ../nbs/06_engine.ipynb #45ddd64b
 @patch
@@ -246,6 +255,7 @@ class LLM:
 
     def has_unfinished(self) -> bool: return self.core.has_unfinished()
     def stats(self) -> dict: return self.core.stats()
+    def close(self): self.core.close()
 
 # %% ../nbs/06_engine.ipynb #b6410a54
 @patch

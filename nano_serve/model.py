@@ -7,11 +7,11 @@ __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', '
            'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
            'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'causal_attention', 'bundled_model_path',
            'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'read_gguf_weights',
-           'read_safetensors_weights', 'pack_weights', 'build_model', 'default_device', 'resolve_dtype',
+           'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model', 'default_device', 'resolve_dtype',
            'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
-import functools, importlib.metadata, importlib.resources, json
+import functools, importlib.metadata, importlib.resources, json, zlib
 from pathlib import Path
 from typing import Callable
 
@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoTokenizer
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+from .parallel import Shard, head_ranges, shard_tensor, VocabParallelEmbedding
 
 # %% ../nbs/00_model.ipynb #ebd82ae7
 SUPPORTED_MODEL_TYPES = ('llama', 'mistral', 'qwen2', 'qwen3')
@@ -88,13 +90,14 @@ def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
 class MLP(nn.Module):
     "SwiGLU feed-forward: down(silu(gate(x)) * up(x)), with gate and up packed into one matrix."
     kernel = staticmethod(silu_mul)
-    def __init__(self, config):
+    def __init__(self, config, shard: Shard = Shard()):
         super().__init__()
-        h, self.i = config.hidden_size, config.intermediate_size
+        a, b = shard.part(config.intermediate_size)      # tensor parallelism (11_parallel): this rank's share
+        h, self.i, self.shard = config.hidden_size, b - a, shard
         self.gate_up_proj, self.down_proj = nn.Linear(h, 2 * self.i, bias=False), nn.Linear(self.i, h, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(self.kernel(self.gate_up_proj(x)))
+        return self.shard.all_reduce(self.down_proj(self.kernel(self.gate_up_proj(x))))   # a no-op on one device
 
 # %% ../nbs/00_model.ipynb #a3142d11
 AttentionFn = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -102,10 +105,11 @@ AttentionFn = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Te
 class Attention(nn.Module):
     "Self-attention projections; storing K/V and attending is delegated to an `AttentionFn`."
     kernel = staticmethod(norm_rotary_qk)
-    def __init__(self, config, layer_idx: int):
+    def __init__(self, config, layer_idx: int, shard: Shard = Shard()):
         super().__init__()
-        self.layer_idx, self.d = layer_idx, head_dim(config)
-        self.n_heads, self.n_kv = config.num_attention_heads, config.num_key_value_heads
+        self.layer_idx, self.d, self.shard = layer_idx, head_dim(config), shard
+        (q0, q1), (k0, k1) = head_ranges(config.num_attention_heads, config.num_key_value_heads, shard)
+        self.n_heads, self.n_kv = q1 - q0, k1 - k0     # this rank's heads (all of them on one device)
         bias = getattr(config, 'attention_bias', config.model_type == 'qwen2')
         h = config.hidden_size
         self.sizes = [self.n_heads * self.d, self.n_kv * self.d, self.n_kv * self.d]
@@ -120,17 +124,17 @@ class Attention(nn.Module):
         qn = hasattr(self, 'q_norm')
         q, k = self.kernel(q, k, cos_sin, self.q_norm.weight if qn else None, self.k_norm.weight if qn else None, self.q_norm.eps if qn else 1e-6)
         out = attention(self.layer_idx, q, k, v)
-        return self.o_proj(out.reshape(-1, self.n_heads * self.d))
+        return self.shard.all_reduce(self.o_proj(out.reshape(-1, self.n_heads * self.d)))
 
 # %% ../nbs/00_model.ipynb #fb53ff21
 class DecoderLayer(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)), with the residual stream carried alongside."
-    def __init__(self, config, layer_idx: int):
+    def __init__(self, config, layer_idx: int, shard: Shard = Shard()):
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.self_attn = Attention(config, layer_idx)
+        self.self_attn = Attention(config, layer_idx, shard)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.mlp = MLP(config)
+        self.mlp = MLP(config, shard)
 
     def forward(self, x, residual, cos_sin, attention):
         h, residual = self.input_layernorm(x, residual)          # residual := x + residual; h := norm(residual)
@@ -140,24 +144,26 @@ class DecoderLayer(nn.Module):
 
 class Decoder(nn.Module):
     "Embedding, the stack of decoder layers, and the final norm."
-    def __init__(self, config):
+    def __init__(self, config, shard: Shard = Shard()):
         super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size) if shard.size == 1 else \
+            VocabParallelEmbedding(config.vocab_size, config.hidden_size, shard)
+        self.layers = nn.ModuleList(DecoderLayer(config, i, shard) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
 # %% ../nbs/00_model.ipynb #8fd16df8
 class CausalLM(nn.Module):
     "A Llama-family causal language model over flat token batches."
-    def __init__(self, config):
+    def __init__(self, config, shard: Shard = Shard()):
         super().__init__()
         if config.model_type not in SUPPORTED_MODEL_TYPES:
             raise ValueError(f"unsupported architecture {config.model_type!r}; nano-serve runs {', '.join(SUPPORTED_MODEL_TYPES)}")
         if config.model_type == 'mistral' and getattr(config, 'sliding_window', None):
             raise ValueError("Mistral with sliding-window attention is not supported (set sliding_window to null)")
-        self.config = config
-        self.model = Decoder(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.config, self.shard = config, shard
+        self.model = Decoder(config, shard)
+        a, b = shard.part(config.vocab_size)
+        self.lm_head = nn.Linear(config.hidden_size, b - a, bias=False)   # this rank's slice of the vocabulary
         self.tie_weights()
         self.rope = None  # built by `init_rope` once the model sits on its device
 
@@ -170,6 +176,8 @@ class CausalLM(nn.Module):
     def device(self) -> torch.device: return self.model.embed_tokens.weight.device
     @property
     def dtype(self) -> torch.dtype: return self.model.embed_tokens.weight.dtype
+    @property
+    def kv_heads(self) -> int: return self.model.layers[0].self_attn.n_kv   # of this rank: what its KV cache holds
 
     def init_rope(self):
         "Build the rotary tables on the model's device."
@@ -184,7 +192,7 @@ class CausalLM(nn.Module):
 
     def compute_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         "Vocabulary logits (float32) for the given rows of hidden states."
-        return self.lm_head(hidden).float()
+        return self.shard.gather_last(self.lm_head(hidden).float(), self.config.vocab_size)
 
     def compile_fusions(self):
         "Fuse each elementwise chain (residual + RMSNorm, q/k norm + rotary, SiLU-and-mul) into one generated kernel."
@@ -293,18 +301,24 @@ def pack_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return state
 
 # %% ../nbs/00_model.ipynb #24b9f346
-def build_model(config, state: dict | None, device, dtype) -> CausalLM:
-    "Instantiate `CausalLM` for `config` on `device` and fill it from `state` (random weights if `state` is None)."
-    with torch.device('meta'): model = CausalLM(config).to(dtype)
+def dummy_weight(name: str, shape, device, dtype) -> torch.Tensor:
+    "A random weight that depends only on its name and full shape (ones for norms): the same on one device or cut over many."
+    if 'norm' in name: return torch.ones(shape, device=device, dtype=dtype)
+    g = torch.Generator(device=device).manual_seed(zlib.crc32(name.encode()))
+    return torch.empty(shape, device=device, dtype=dtype).normal_(0.0, 0.02, generator=g)
+
+def build_model(config, state: dict | None, device, dtype, shard: Shard = Shard()) -> CausalLM:
+    "Instantiate `CausalLM` for `config` on `device` (this rank's share) and fill it from `state` (random weights if `state` is None)."
+    with torch.device('meta'): model, full = CausalLM(config, shard).to(dtype), CausalLM(config)
     model = model.to_empty(device=device).tie_weights()
-    if state is None:
-        g = torch.Generator(device=device).manual_seed(0)
+    if state is None:   # one whole tensor at a time, then cut: never the whole model on one device
+        shapes = dict(full.named_parameters())
         for name, p in model.named_parameters():
-            if 'norm' in name: p.data.fill_(1.0)
-            else: p.data.normal_(0.0, 0.02, generator=g)
+            p.data.copy_(shard_tensor(name, dummy_weight(name, shapes[name].shape, device, dtype), config, shard))
     else:
         state = pack_weights(state)
         if config.tie_word_embeddings: state.pop('lm_head.weight', None)
+        state = {k: shard_tensor(k, w, config, shard) for k, w in state.items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [m for m in missing if not (config.tie_word_embeddings and m == 'lm_head.weight')]
         if missing or unexpected:
@@ -354,7 +368,8 @@ def load_tokenizer(kind: str, path: Path):
     return AutoTokenizer.from_pretrained(str(path))
 
 # %% ../nbs/00_model.ipynb #b22a43dd
-def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto', tokenizer: bool = True):
+def load_model(model: str | Path | None = None, device=None, dtype=None, load_format: str = 'auto', tokenizer: bool = True,
+               shard: Shard = Shard()):
     "Load `(CausalLM, tokenizer)` from the bundled GGUF, a GGUF file, a Hugging Face folder, or a shipped config (dummy); `tokenizer=False` skips the tokenizer (None)."
     if load_format not in ('auto', 'dummy'): raise ValueError(f"load_format must be 'auto' or 'dummy', not {load_format!r}")
     device = torch.device(device) if device is not None else default_device()
@@ -366,7 +381,7 @@ def load_model(model: str | Path | None = None, device=None, dtype=None, load_fo
     if load_format == 'dummy': state = None
     elif kind == 'gguf': state = read_gguf_weights(path, config)
     else: state = read_safetensors_weights(path)
-    return build_model(config, state, device, dtype), load_tokenizer(kind, path) if tokenizer else None
+    return build_model(config, state, device, dtype, shard), load_tokenizer(kind, path) if tokenizer else None
 
 # %% ../nbs/00_model.ipynb #16be27a8
 def max_rel_error(ours: torch.Tensor, ref: torch.Tensor) -> float:

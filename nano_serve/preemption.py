@@ -51,10 +51,10 @@ def copy_blocks(src: KVCache, dst: KVCache, pairs: list[tuple[int, int]]):
     b = torch.tensor([p[1] for p in pairs], device=dst.data.device)
     dst.data[:, :, b] = src.data[:, :, a].to(dst.data.device, non_blocking=True)
 
-def swap_pool_blocks(config, block_size: int, dtype: torch.dtype, swap_space_gib: float) -> int:
+def swap_pool_blocks(config, block_size: int, dtype: torch.dtype, swap_space_gib: float, kv_heads: int | None = None) -> int:
     "How many KV blocks fit in `swap_space_gib` GiB of CPU memory."
     from nano_serve.cache import kv_block_bytes
-    return int(swap_space_gib * 2**30) // kv_block_bytes(config, block_size, dtype)
+    return int(swap_space_gib * 2**30) // kv_block_bytes(config, block_size, dtype, kv_heads)
 
 # %% ../nbs/04_preemption.ipynb #6d4eb406
 def run_with_timeline(llm, prompts, params, priorities=None) -> tuple[list, list[dict]]:

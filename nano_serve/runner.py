@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ModelInputs', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph', 'CUDAGraphDecoder',
-           'mixed_token_buckets', 'CUDAGraphMixed', 'warm_up_shapes']
+           'mixed_token_buckets', 'CUDAGraphMixed', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import itertools, time
@@ -12,6 +12,7 @@ from array import array
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 from fastcore.basics import patch
 
 from .cache import KVCache, AttentionMetadata, PagedAttention
@@ -61,6 +62,7 @@ class ModelRunner:
         self.device = model.device
         self.attend = attend   # None: the PyTorch reference attention of 01_cache
         self.last_tokens, self.last_rows = None, {}   # overlapped scheduling: the latest launched step's sampled tokens, on the device
+        self.shard, self.followers = model.shard, None  # tensor parallelism: rank 0 sends each step to the other ranks (06e_workers)
 
     @torch.inference_mode()
     def execute(self, batch: ScheduledBatch) -> StepResult:
@@ -75,12 +77,14 @@ class ModelRunner:
 
     def forward(self, batch: ScheduledBatch) -> torch.Tensor | None:
         "Swaps, inputs, and the model (a CUDA graph where one fits): the sampling rows' logits, still being computed."
+        if self.followers is not None: self.followers.send(batch)   # every rank runs the same step on its share
         copy_blocks(self.cache, self.swap_cache, batch.swap_out)
         copy_blocks(self.swap_cache, self.cache, batch.swap_in)
         if not batch.chunks: return None
         x = prepare_inputs(batch.chunks, self.cache.block_size, self.device, self.last_rows)
         if x.holes is not None:   # tokens the previous step sampled, which the host has not seen: from its device output
-            x.input_ids[x.holes[0]] = self.last_tokens[x.holes[1]]
+            if self.shard.rank == 0: x.input_ids[x.holes[0]] = self.last_tokens[x.holes[1]]
+            if self.shard.size > 1: dist.broadcast(x.input_ids, 0, group=self.shard.group)   # only rank 0 sampled them
         for graphs in (self.graphs, self.mixed_graphs):
             if graphs is not None and graphs.fits(x): return graphs.run(x)
         attn = PagedAttention(self.cache, x.meta, self.attend) if self.attend else PagedAttention(self.cache, x.meta)
@@ -228,6 +232,26 @@ class CUDAGraphMixed:
         g.replay()
         return out[:x.logits_rows.shape[0]]
 
+# %% ../nbs/06b_runner.ipynb #acb79888
+def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
+                 max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0) -> ModelRunner:
+    "KV cache (and scratch block), swap pool, attention, CUDA graphs and runner for `model` on its device."
+    dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
+    cache = KVCache(cfg, num_blocks + 1, block_size, dt, dev, kv_heads=kvh)    # + a scratch block for padded rows
+    swap = KVCache(cfg, swap_blocks, block_size, dt, 'cpu', pin_memory=dev.type == 'cuda', kv_heads=kvh) if swap_blocks else None
+    attend, graphs, mixed = None, None, None
+    if dev.type == 'cuda':   # Triton attention; fused elementwise kernels and CUDA graphs for every step unless enforce_eager
+        from nano_serve.kernels import paged_attention_triton
+        attend = paged_attention_triton
+        if not enforce_eager:
+            model.compile_fusions()
+            width = -(-max_model_len // block_size)
+            graphs = CUDAGraphDecoder(model, cache, attend, max_num_seqs, width, num_blocks)
+            mixed = CUDAGraphMixed(model, cache, attend, max_num_batched_tokens, max_num_seqs, width, num_blocks, graphs.pool)
+    elif dev.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
+        model.prepack_linears()   # oneDNN-packed weights (00_model)
+    return ModelRunner(model, cache, Sampler(seed), attend, swap, graphs, mixed)
+
 # %% ../nbs/06b_runner.ipynb #9102991b
 def warm_up_shapes(block_size: int, kv_heads: int, device) -> list[list[int]]:
     "Query lengths of the steps that meet every compiled variant once: [1], [block_size], then per split count a decode batch alone and beside a prefill."
@@ -245,7 +269,7 @@ def warm_up(self: ModelRunner, scratch_block: int) -> int:
     "Run each of `warm_up_shapes` once, eagerly, on the scratch block (no graphs, nothing kept); the number of steps run."
     params, graphs, self.graphs, self.mixed_graphs = SamplingParams(temperature=0, max_tokens=1), (self.graphs, self.mixed_graphs), None, None
     try:
-        shapes = warm_up_shapes(self.cache.block_size, self.model.config.num_key_value_heads, self.device)
+        shapes = warm_up_shapes(self.cache.block_size, self.model.kv_heads, self.device)
         for lens in shapes:
             chunks = [Chunk(f'warm-{i}', (0,) * n, 0, (scratch_block,), True, params, n == 1) for i, n in enumerate(lens)]
             self.sampler.sample_on_device(self.forward(ScheduledBatch(chunks)), chunks)

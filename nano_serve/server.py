@@ -7,7 +7,7 @@ __all__ = ['log', 'FIELD_TYPES', 'INLINE_CHARS', 'APIError', 'check_types', 'sam
            'BaseHandler', 'newest_outputs', 'engine_failure', 'usage', 'normalize_prompts', 'completion_logprobs',
            'CompletionsHandler', 'chat_prompt', 'chat_logprobs', 'ChatCompletionsHandler', 'ModelsHandler',
            'HealthHandler', 'MetricsHandler', 'EngineCollector', 'api_routes', 'metrics_registry', 'build_parser',
-           'engine_args', 'model_name', 'install_shutdown', 'main', 'free_port', 'wait_ready']
+           'engine_args', 'model_name', 'install_shutdown', 'main', 'wait_ready']
 
 # %% ../nbs/08_server.ipynb #5b0825c3
 import argparse, asyncio, copy, json, logging, signal, sys, time, uuid
@@ -24,6 +24,7 @@ from .scheduler import SamplingParams
 from .frontend import InputProcessor, RequestOutput, expand_n
 from .metrics import hardware_stats
 from .core import EngineClient, EngineDeadError
+from .workers import free_port
 
 log = logging.getLogger('nano_serve')
 
@@ -441,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     a('--max-body-mb', type=float, default=16, help='answer 413 to request bodies larger than this')
     a('--enforce-eager', action='store_true', help='no CUDA graphs or compiled fusions on the GPU')
     a('--no-async-scheduling', action='store_true', help='plain steps: do not plan the next step while the GPU runs this one')
+    a('--tensor-parallel-size', '-tp', type=int, default=1, help='split the model over this many GPUs (or CPU processes), one process each')
     a('--engine-core', default=None, help="'module:Class' of an engine core to run instead of EngineCore (experiments; bench/service_overhead.py)")
     a('--seed', type=int, default=0, help='seed for unseeded sampling')
     a('--no-dashboard', action='store_true', help='do not serve the /dashboard page')
@@ -456,7 +458,7 @@ def engine_args(args) -> dict:
                 max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy,
                 preemption_mode=args.preemption_mode, swap_space=args.swap_space, speculative_config=args.speculative_config,
                 enforce_eager=args.enforce_eager, log_level=args.log_level.upper(), engine_core=args.engine_core,
-                async_scheduling=False if args.no_async_scheduling else None)
+                async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size)
 
 def model_name(args) -> str:
     "The served model name: the flag, or the model file or folder name."
@@ -514,12 +516,6 @@ def main(argv=None):
     raise SystemExit(exit_code[0])
 
 # %% ../nbs/08_server.ipynb #564c7cfd
-def free_port() -> int:
-    "A free TCP port on the loopback interface."
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 def wait_ready(base_url: str, proc=None, timeout: float = 180) -> None:
     "Poll `/health` until the server answers (raise if its process dies or time runs out)."
     import urllib.request
