@@ -54,7 +54,7 @@ def test_server_with_two_ranks_streams_and_stops_cleanly():
         ranks = core.children()
         assert len(ranks) >= 1
         text = ''.join(c.choices[0].text or '' for c in srv.client().completions.create(
-            model='m', prompt='The capital of France is', max_tokens=8, temperature=0, stream=True))
+            model='SmolLM2-135M-Instruct', prompt='The capital of France is', max_tokens=8, temperature=0, stream=True))
         assert text.strip()
     finally:
         srv.proc.send_signal(signal.SIGTERM); srv.proc.wait(30)
