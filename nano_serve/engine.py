@@ -12,12 +12,12 @@ import torch
 from fastcore.basics import patch
 
 from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear
-from .cache import KVCache, choose_num_blocks
+from .cache import choose_num_blocks
 from .allocator import BlockAllocator
 from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, FCFS, PriorityPolicy, RecomputePreemption,
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
-from .sampler import Sampler, StepResult
+from .sampler import StepResult
 from .runner import build_runner
 from .parallel import Shard, head_ranges
 from .workers import Followers

@@ -9,7 +9,7 @@ __all__ = ['ModelInputs', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_ba
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import itertools, time
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
