@@ -58,15 +58,6 @@ def step_mix(before: dict, after: dict) -> dict:
                 prefill_step_ms=1e3 * d['step_prefill_seconds_sum'] / max(n_p, 1), decode_step_ms=1e3 * d['step_decode_seconds_sum'] / max(n_d, 1),
                 prefill_tokens=d['prefill_tokens_total'], decode_tokens=d['decode_tokens_total'])
 
-def cpu_seconds(pid: int) -> dict:
-    "CPU seconds used so far by the server (the frontend) and by each child (the engine core)."
-    import psutil
-    p = psutil.Process(pid)
-    out = {'frontend': sum(p.cpu_times()[:2])}
-    for c in p.children(recursive=True):
-        out['resource_tracker' if 'resource_tracker' in ' '.join(c.cmdline()) else f'core-{c.pid}'] = sum(c.cpu_times()[:2])
-    return out
-
 def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int, env_extra: dict | None = None) -> dict:
     "Start a server (code from `pythonpath`), warm it, drive it at 256 concurrent streams; client and server figures."
     base = f'http://127.0.0.1:{port}'
@@ -79,13 +70,12 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
                  '--vocab-size', '32000', '--no-progress', '--timeout', '600']
         env = {'PYTHONPATH': f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}      # the client is always this tree's
         run_json(bench + ['--num-prompts', '64', '--max-concurrency', '64', '--seed', '7'], out.with_suffix('.warm.json'), env)
-        before, cpu0, t1 = scrape(base), cpu_seconds(srv.pid), time.time()
+        before = scrape(base)
         r = run_json(bench + ['--num-prompts', '512', '--max-concurrency', '256', '--client-processes', str(clients)], out, env)
-        cpu = {k: round((v - cpu0.get(k, 0)) / (time.time() - t1), 2) for k, v in cpu_seconds(srv.pid).items()}
         mix = step_mix(before, scrape(base))
         keep = ('completed', 'failed', 'duration', 'output_throughput', 'server_output_tok_s', 'server_generation_tokens', 'limit',
                 'client_cpu_util', 'client_processes', 'median_ttft_ms', 'median_tpot_ms', 'p99_itl_ms', 'error', 'stderr', 'errors')
-        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}, 'steps': mix, 'cpu_busy': cpu}
+        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}, 'steps': mix}
     finally:
         srv.terminate()
         try: srv.wait(30)

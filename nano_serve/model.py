@@ -309,10 +309,10 @@ def dummy_weight(name: str, shape, device, dtype) -> torch.Tensor:
 
 def build_model(config, state: dict | None, device, dtype, shard: Shard = Shard()) -> CausalLM:
     "Instantiate `CausalLM` for `config` on `device` (this rank's share) and fill it from `state` (random weights if `state` is None)."
-    with torch.device('meta'): model, full = CausalLM(config, shard).to(dtype), CausalLM(config)
+    with torch.device('meta'): model = CausalLM(config, shard).to(dtype)
     model = model.to_empty(device=device).tie_weights()
     if state is None:   # one whole tensor at a time, then cut: never the whole model on one device
-        shapes = dict(full.named_parameters())
+        with torch.device('meta'): shapes = dict(CausalLM(config).named_parameters())   # the uncut shapes
         for name, p in model.named_parameters():
             p.data.copy_(shard_tensor(name, dummy_weight(name, shapes[name].shape, device, dtype), config, shard))
     else:

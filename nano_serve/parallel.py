@@ -36,9 +36,9 @@ class Shard:
     def gather_last(self, x: torch.Tensor, total: int) -> torch.Tensor:
         "Every rank's slice of the last dimension, joined in rank order (`total` wide): the vocabulary-parallel logits."
         if self.size == 1: return x
-        widths = [Shard(r, self.size).part(total)[1] - Shard(r, self.size).part(total)[0] for r in range(self.size)]
-        pad = max(widths)
-        x = F.pad(x, (0, pad - x.shape[-1])).contiguous()       # all_gather wants equal shapes
+        widths = [b - a for a, b in (Shard(r, self.size).part(total) for r in range(self.size))]
+        if x.shape[-1] < widths[0]: x = F.pad(x, (0, widths[0] - x.shape[-1]))   # all_gather wants equal shapes (rank 0's is widest)
+        x = x.contiguous()
         parts = [torch.empty_like(x) for _ in range(self.size)]
         dist.all_gather(parts, x, group=self.group)
         return torch.cat([p[..., :w] for p, w in zip(parts, widths)], dim=-1)
