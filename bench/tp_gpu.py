@@ -6,6 +6,7 @@ Each measurement runs in a process of its own (GPU memory is free between them),
 shape (identical at every TP size: `dummy_weight` depends only on the parameter's name):
   logprobs    the top-5 log-probabilities of the first 8 greedy tokens of 4 prompts, TP=N against TP=1 (largest difference);
   decode      batch 1: a 128-token prompt, 256 new tokens; tokens/s and the step time;
+  eager       the same without CUDA graphs (what capturing the all-reduce buys);
   throughput  512 requests of 1,024 tokens in, 128 out, max_num_seqs 256: output and total tokens/s;
   big         `--big` at TP=N alone (a model one GPU cannot hold): decode at batch 1.
 NCCL's NVLink multicast stays off (NCCL_NVLS_ENABLE=0), as the lent hosts require. Results: DIR/tp-gpu.json.
@@ -15,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault('NCCL_NVLS_ENABLE', '0')
+for k, v in {'NCCL_NVLS_ENABLE': '0', 'TORCH_SYMM_MEM_DISABLE_MULTICAST': '1', 'NVSHMEM_DISABLE_NVLS': '1'}.items():
+    os.environ.setdefault(k, v)   # NVLink multicast off, as the lent hosts require (inherited by the rank processes)
 
 
 def one(kind: str, shape: str, tp: int) -> dict:
@@ -25,16 +27,18 @@ def one(kind: str, shape: str, tp: int) -> dict:
     from nano_serve.bench import random_token_workload, run_offline
     seqs = 256 if kind == 'throughput' else 8
     t0 = time.perf_counter()
-    llm = LLM(shape, load_format='dummy', tensor_parallel_size=tp, max_num_seqs=seqs, max_num_batched_tokens=8192)
+    llm = LLM(shape, load_format='dummy', tensor_parallel_size=tp, max_num_seqs=seqs, max_num_batched_tokens=8192,
+              enforce_eager=kind == 'eager')
     out = {'kind': kind, 'shape': shape, 'tp': tp, 'gpu': torch.cuda.get_device_name(), 'load_s': time.perf_counter() - t0,
-           'kv_blocks': llm.core.allocator.num_blocks, 'gpu_mem_GiB': torch.cuda.max_memory_allocated() / 2**30}
+           'kv_blocks': llm.core.allocator.num_blocks, 'gpu_mem_GiB': torch.cuda.max_memory_allocated() / 2**30,
+           'paths': llm.core.paths()}
     vocab = llm.core.model.config.vocab_size
     if kind == 'logprobs':
         prompts = [p for p, _ in random_token_workload(4, 64, 8, 1.0, 5, vocab)]
         outs = llm.generate(prompts, SamplingParams(temperature=0, max_tokens=8, logprobs=5, ignore_eos=True), use_tqdm=False)
         out['tokens'] = [o.outputs[0].token_ids for o in outs]
         out['logprobs'] = [[sorted(v for _, v in lp.top) for lp in o.outputs[0].logprobs] for o in outs]
-    elif kind in ('decode', 'big'):
+    elif kind in ('decode', 'eager', 'big'):
         p = random_token_workload(1, 128, 256, 1.0, 1, vocab)[0][0]
         llm.generate([p], SamplingParams(temperature=0, max_tokens=16, ignore_eos=True), use_tqdm=False)   # warm-up
         torch.cuda.synchronize(); t = time.perf_counter()
@@ -54,17 +58,18 @@ def main():
     p.add_argument('--out', default=os.environ.get('OUT', '/tmp/out')); p.add_argument('--shape', default='llama-3.1-8b')
     p.add_argument('--tp', type=int, default=2); p.add_argument('--big', default=None)
     p.add_argument('--skip', default='', help='comma-separated kinds to leave out')
+    p.add_argument('--job-timeout', type=float, default=900, help='seconds before one measurement is given up')
     p.add_argument('--one', nargs=3, metavar=('KIND', 'SHAPE', 'TP'), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.one:
         print('RESULT ' + json.dumps(one(a.one[0], a.one[1], int(a.one[2])), default=str)); return
     out, res = Path(a.out), []
     out.mkdir(parents=True, exist_ok=True)
-    jobs = [(k, a.shape, tp) for k in ('logprobs', 'decode', 'throughput') if k not in a.skip.split(',') for tp in (1, a.tp)]
+    jobs = [(k, a.shape, tp) for k in ('logprobs', 'decode', 'eager', 'throughput') if k not in a.skip.split(',') for tp in (1, a.tp)]
     if a.big: jobs.append(('big', a.big, a.tp))
     for kind, shape, tp in jobs:
         t0 = time.time()
-        r = subprocess.run([sys.executable, __file__, '--one', kind, shape, str(tp)], capture_output=True, text=True, timeout=900)
+        r = subprocess.run([sys.executable, __file__, '--one', kind, shape, str(tp)], capture_output=True, text=True, timeout=a.job_timeout)
         line = next((l for l in r.stdout.splitlines() if l.startswith('RESULT ')), None)
         res.append(json.loads(line[7:]) if line else {'kind': kind, 'shape': shape, 'tp': tp, 'error': r.stderr[-3000:]})
         res[-1]['wall_s'] = time.time() - t0
