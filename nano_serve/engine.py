@@ -193,8 +193,8 @@ def paths(self: EngineCore) -> dict:
 
 @patch
 def close(self: EngineCore):
-    "Stop the tensor-parallel followers, if any (they are daemonic and die with this process anyway)."
-    if getattr(self, 'followers', None) is not None: self.followers.close(); self.followers = None
+    "Stop the tensor-parallel followers, if any (they are daemonic and die with this process anyway), CUDA graphs first."
+    if getattr(self, 'followers', None) is not None: self.runner.close(); self.followers.close(); self.followers = None
 
 # %% ../nbs/06_engine.ipynb #45ddd64b
 @patch

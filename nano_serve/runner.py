@@ -75,9 +75,9 @@ class ModelRunner:
         res.forward_seconds, res.sample_seconds = t1 - t0, time.perf_counter() - t1
         return res
 
-    def forward(self, batch: ScheduledBatch) -> torch.Tensor | None:
-        "Swaps, inputs, and the model (a CUDA graph where one fits): the sampling rows' logits, still being computed."
-        if self.followers is not None: self.followers.send(batch)   # every rank runs the same step on its share
+    def forward(self, batch: ScheduledBatch, graphs: bool = True) -> torch.Tensor | None:
+        "Swaps, inputs, and the model (a CUDA graph where one fits, unless `graphs` is False): the sampling rows' logits, still being computed."
+        if self.followers is not None: self.followers.send((batch, graphs))   # every rank runs the same step, the same way, on its share
         copy_blocks(self.cache, self.swap_cache, batch.swap_out)
         copy_blocks(self.swap_cache, self.cache, batch.swap_in)
         if not batch.chunks: return None
@@ -85,8 +85,8 @@ class ModelRunner:
         if x.holes is not None:   # tokens the previous step sampled, which the host has not seen: from its device output
             if self.shard.rank == 0: x.input_ids[x.holes[0]] = self.last_tokens[x.holes[1]]
             if self.shard.size > 1: dist.broadcast(x.input_ids, 0, group=self.shard.group)   # only rank 0 sampled them
-        for graphs in (self.graphs, self.mixed_graphs):
-            if graphs is not None and graphs.fits(x): return graphs.run(x)
+        for g in (self.graphs, self.mixed_graphs) if graphs else ():
+            if g is not None and g.fits(x): return g.run(x)
         attn = PagedAttention(self.cache, x.meta, self.attend) if self.attend else PagedAttention(self.cache, x.meta)
         return self.model.compute_logits(self.model(x.input_ids, x.positions, attn)[x.logits_rows])
 
@@ -267,12 +267,18 @@ def warm_up_shapes(block_size: int, kv_heads: int, device) -> list[list[int]]:
 @torch.inference_mode()
 def warm_up(self: ModelRunner, scratch_block: int) -> int:
     "Run each of `warm_up_shapes` once, eagerly, on the scratch block (no graphs, nothing kept); the number of steps run."
-    params, graphs, self.graphs, self.mixed_graphs = SamplingParams(temperature=0, max_tokens=1), (self.graphs, self.mixed_graphs), None, None
-    try:
-        shapes = warm_up_shapes(self.cache.block_size, self.model.kv_heads, self.device)
-        for lens in shapes:
-            chunks = [Chunk(f'warm-{i}', (0,) * n, 0, (scratch_block,), True, params, n == 1) for i, n in enumerate(lens)]
-            self.sampler.sample_on_device(self.forward(ScheduledBatch(chunks)), chunks)
-    finally: self.graphs, self.mixed_graphs = graphs
+    params = SamplingParams(temperature=0, max_tokens=1)
+    shapes = warm_up_shapes(self.cache.block_size, self.model.kv_heads, self.device)
+    for lens in shapes:   # eager on every rank: a rank replaying a padded graph would all-reduce other sizes and hang the group
+        chunks = [Chunk(f'warm-{i}', (0,) * n, 0, (scratch_block,), True, params, n == 1) for i, n in enumerate(lens)]
+        self.sampler.sample_on_device(self.forward(ScheduledBatch(chunks), graphs=False), chunks)
     if self.device.type == 'cuda': torch.cuda.synchronize(self.device)
     return len(shapes)
+
+@patch
+def close(self: ModelRunner):
+    "Free the CUDA graphs now (later steps run eagerly): a graph that captured a collective holds NCCL's communicator, which cannot be destroyed before it."
+    for captured in (self.graphs, self.mixed_graphs):
+        for g, _ in (captured.graphs.values() if captured is not None else ()): g.reset()
+    self.graphs = self.mixed_graphs = None
+    if self.device.type == 'cuda': torch.cuda.synchronize(self.device)
