@@ -19,6 +19,7 @@ from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, FCFS
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
 from .runner import build_runner
+from .quantization import check_quantization
 from .parallel import Shard, head_ranges
 from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
@@ -33,11 +34,14 @@ class EngineCore:
                  load_format: str = 'auto', seed: int = 0, kv_cache_bytes: int = 2**30, gpu_memory_utilization: float = 0.9,
                  max_model_len: int | None = None, scheduling_policy: str = 'fcfs', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
-                 speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1):
+                 speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
+                 quantization: str | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         if scheduling_policy not in ('fcfs', 'priority'): raise ValueError(f"scheduling_policy must be 'fcfs' or 'priority', not {scheduling_policy!r}")
         proposer = make_proposer(speculative_config)
         self.device = torch.device(device) if device is not None else default_device()
+        check_quantization(quantization, self.device)   # before any weight is read or process started
+        self.quantization = quantization
         if tensor_parallel_size < 1: raise ValueError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
         self.followers = None    # with tensor_parallel_size > 1: ranks 1..N-1, each in its process (06e_workers)
         if tensor_parallel_size > 1:   # a clear error about the heads before any process starts
@@ -55,7 +59,8 @@ class EngineCore:
             space = swap_space if swap_space is not None else 4 if self.device.type == 'cuda' else 0.25
             n_cpu = swap_pool_blocks(cfg, block_size, dt, space, kvh) if preemption_mode == 'swap' else 0
             sizes = dict(num_blocks=n, block_size=block_size, swap_blocks=n_cpu, max_num_seqs=max_num_seqs,
-                         max_num_batched_tokens=max_num_batched_tokens, max_model_len=self.max_model_len, enforce_eager=enforce_eager)
+                         max_num_batched_tokens=max_num_batched_tokens, max_model_len=self.max_model_len, enforce_eager=enforce_eager,
+                         quantization=quantization)
             if self.followers: self.followers.send(sizes)      # every rank builds the same runner, capturing graphs together
             self.runner = build_runner(self.model, seed=seed, **sizes)
             self.runner.followers, self.cache = self.followers, self.runner.cache
@@ -186,10 +191,11 @@ def paths(self: EngineCore) -> dict:
     cuda = self.device.type == 'cuda'
     packed = any(isinstance(m, PackedLinear) for m in self.model.modules())
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
-            'linear': 'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
+            'linear': 'int8 x int8, per-token scales (torch._int_mm)' if self.quantization == 'int8' else
+                      'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
-            'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size}
+            'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size, 'quantization': self.quantization}
 
 @patch
 def close(self: EngineCore):

@@ -19,6 +19,7 @@ from .cache import KVCache, AttentionMetadata, PagedAttention
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult
+from .quantization import quantize_model
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -234,8 +235,10 @@ class CUDAGraphMixed:
 
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
-                 max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0) -> ModelRunner:
-    "KV cache (and scratch block), swap pool, attention, CUDA graphs and runner for `model` on its device."
+                 max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0,
+                 quantization: str | None = None) -> ModelRunner:
+    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs and runner for `model` on its device."
+    quantize_model(model, quantization)
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
     cache = KVCache(cfg, num_blocks + 1, block_size, dt, dev, kv_heads=kvh)    # + a scratch block for padded rows
     swap = KVCache(cfg, swap_blocks, block_size, dt, 'cpu', pin_memory=dev.type == 'cuda', kv_heads=kvh) if swap_blocks else None

@@ -25,6 +25,7 @@ from .frontend import InputProcessor, RequestOutput, expand_n
 from .metrics import hardware_stats
 from .core import EngineClient, EngineDeadError
 from .workers import free_port
+from .quantization import QUANTIZATION_METHODS
 
 log = logging.getLogger('nano_serve')
 
@@ -443,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     a('--enforce-eager', action='store_true', help='no CUDA graphs or compiled fusions on the GPU')
     a('--no-async-scheduling', action='store_true', help='plain steps: do not plan the next step while the GPU runs this one')
     a('--tensor-parallel-size', '-tp', type=int, default=1, help='split the model over this many GPUs (or CPU processes), one process each')
+    a('--quantization', '-q', default=None, choices=QUANTIZATION_METHODS, help='quantized weights (05b_quantization): int8 runs on the CPU')
     a('--engine-core', default=None, help="'module:Class' of an engine core to run instead of EngineCore (experiments; bench/service_overhead.py)")
     a('--seed', type=int, default=0, help='seed for unseeded sampling')
     a('--no-dashboard', action='store_true', help='do not serve the /dashboard page')
@@ -458,7 +460,8 @@ def engine_args(args) -> dict:
                 max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy,
                 preemption_mode=args.preemption_mode, swap_space=args.swap_space, speculative_config=args.speculative_config,
                 enforce_eager=args.enforce_eager, log_level=args.log_level.upper(), engine_core=args.engine_core,
-                async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size)
+                async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size,
+                quantization=args.quantization)
 
 def model_name(args) -> str:
     "The served model name: the flag, or the model file or folder name."

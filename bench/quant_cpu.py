@@ -1,0 +1,68 @@
+"""Issue 16 on the CPU: quality and speed of each quantization method on the bundled model, one run, same prompts.
+
+    python bench/quant_cpu.py [--out bench/results/quant-cpu.json] [--rounds 2]
+
+Per method (float32, bfloat16, int8): perplexity on nbs/data/eval-english.txt; greedy tokens of twelve prompts against
+float32 (how many identical, where the first divergence falls); batch-1 decode tok/s (a 90-token prompt, 64 new tokens);
+16 requests of 90 tokens in, 32 out, all at once (output tok/s, prefill included). Methods alternate within each round.
+"""
+import argparse, json, platform, subprocess, sys, time
+from pathlib import Path
+
+import torch
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from nano_serve.engine import LLM, SamplingParams
+from nano_serve.quantization import perplexity
+
+PROMPTS = ['The capital of France is', 'def fibonacci(n):', 'Once upon a time', 'The three primary colors are',
+           'To make a cup of tea, first', 'import numpy as np\n', 'The largest planet in the solar system',
+           'Dear Sir or Madam,', 'In 1969, humans', 'The recipe calls for', 'Q: What is 12 times 7?\nA:', 'Photosynthesis is']
+METHODS = [('float32', None), ('bfloat16', None), ('int8', 'int8')]
+
+
+def cpu() -> dict:
+    "The CPU's model name and its vector extensions, from lscpu."
+    info = dict(l.split(':', 1) for l in subprocess.run(['lscpu'], capture_output=True, text=True).stdout.splitlines() if ':' in l)
+    flags = info.get('Flags', '').split()
+    return {'model': info.get('Model name', '').strip(), 'cores': torch.get_num_threads(),
+            'isa': [f for f in ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8') if f in flags]}
+
+
+def measure(name: str, quant: str | None, text_ids) -> dict:
+    llm = LLM(dtype='bfloat16' if name == 'bfloat16' else 'float32', quantization=quant)
+    greedy = SamplingParams(temperature=0, max_tokens=32, ignore_eos=True)
+    out = {'tokens': [o.outputs[0].token_ids for o in llm.generate(PROMPTS, greedy, use_tqdm=False)],
+           'perplexity': perplexity(llm.core.model, text_ids), 'paths': llm.core.paths()}
+    p = [[1, 2, 3] * 30]
+    llm.generate(p, SamplingParams(temperature=0, max_tokens=8, ignore_eos=True), use_tqdm=False)
+    t = time.perf_counter(); llm.generate(p, SamplingParams(temperature=0, max_tokens=64, ignore_eos=True), use_tqdm=False)
+    out['bs1_tok_s'] = 64 / (time.perf_counter() - t)
+    p16 = [[i + 10, 2, 3] * 30 for i in range(16)]
+    t = time.perf_counter(); llm.generate(p16, SamplingParams(temperature=0, max_tokens=32, ignore_eos=True), use_tqdm=False)
+    out['c16_out_tok_s'] = 16 * 32 / (time.perf_counter() - t)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(); ap.add_argument('--out', default=str(ROOT / 'bench/results/quant-cpu.json'))
+    ap.add_argument('--rounds', type=int, default=2); a = ap.parse_args()
+    from nano_serve.model import load_tokenizer, resolve_model_source
+    tok = load_tokenizer(*resolve_model_source(None, 'auto'))
+    ids = torch.tensor(tok.encode((ROOT / 'nbs/data/eval-english.txt').read_text()))
+    rounds = []
+    for r in range(a.rounds):
+        rounds.append({name: measure(name, q, ids) for name, q in METHODS})
+        print({k: {m: round(v[m], 2) for m in ('perplexity', 'bs1_tok_s', 'c16_out_tok_s')} for k, v in rounds[-1].items()}, flush=True)
+    ref = rounds[0]['float32']['tokens']
+    for name, _ in METHODS:
+        toks = rounds[0][name]['tokens']
+        firsts = [next((i for i, (x, y) in enumerate(zip(a1, b1)) if x != y), None) for a1, b1 in zip(ref, toks)]
+        rounds[0][name]['greedy_vs_float32'] = {'identical': sum(f is None for f in firsts), 'of': len(firsts), 'first_divergence': firsts}
+    res = {'cpu': cpu(), 'date': time.strftime('%Y-%m-%d'), 'torch': torch.__version__, 'rounds': rounds,
+           'command': 'python bench/quant_cpu.py'}
+    Path(a.out).write_text(json.dumps(res, indent=1))
+    print({n: rounds[0][n]['greedy_vs_float32'] for n, _ in METHODS})
+
+
+if __name__ == '__main__': main()

@@ -1,0 +1,25 @@
+"""Quantization through the server: int8 serves text; a method this machine cannot run stops start-up with its reason."""
+import subprocess, sys, time
+
+from conftest import Server
+from nano_serve.server import free_port
+
+
+def test_int8_server_streams():
+    srv = Server('--quantization', 'int8', '--dtype', 'float32', '--num-kv-blocks', '128', '--no-dashboard')
+    try:
+        text = ''.join(c.choices[0].text or '' for c in srv.client().completions.create(
+            model='SmolLM2-135M-Instruct', prompt='The capital of France is', max_tokens=8, temperature=0, stream=True))
+        assert 'Paris' in text
+    finally: srv.stop()
+
+
+def test_unsupported_method_stops_startup_with_its_reason():
+    for method, reason in (('fp8', 'FP8 arithmetic'), ('int4', 'not built for cpu')):
+        t0 = time.time()
+        p = subprocess.run([sys.executable, '-m', 'nano_serve.server', '--port', str(free_port()), '--quantization', method,
+                            '--no-dashboard'], capture_output=True, text=True, timeout=120)
+        assert p.returncode != 0 and reason in p.stderr, (method, p.returncode, p.stderr[-2000:])
+        assert time.time() - t0 < 60
+    p = subprocess.run([sys.executable, '-m', 'nano_serve.server', '--quantization', 'int3'], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and 'invalid choice' in p.stderr
