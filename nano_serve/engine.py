@@ -191,7 +191,7 @@ def paths(self: EngineCore) -> dict:
     cuda = self.device.type == 'cuda'
     packed = any(isinstance(m, PackedLinear) for m in self.model.modules())
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
-            'linear': 'int8 x int8, per-token scales (torch._int_mm)' if self.quantization == 'int8' else
+            'linear': 'int8 x int8, per-token scales (oneDNN)' if self.quantization == 'int8' else
                       'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,

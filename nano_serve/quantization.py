@@ -38,14 +38,22 @@ class Int8Linear(nn.Module):
         super().__init__()
         q, s = int8_rows(linear.weight.detach())
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.register_buffer('qweight', q.t().contiguous())   # [in, out]: the layout `torch._int_mm` reads
         self.register_buffer('scale', s)
         self.bias = linear.bias
+        self.onednn = q.device.type == 'cpu' and hasattr(torch.ops.onednn, 'qlinear_prepack')
+        if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
+            self.register_buffer('qweight', torch.ops.onednn.qlinear_prepack(q, [1, self.in_features]))
+            self.register_buffer('zeros', torch.zeros(self.out_features, dtype=torch.long))
+        else: self.register_buffer('qweight', q.t().contiguous())   # [in, out]: the layout `torch._int_mm` reads
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
         qx, a = int8_rows(x2)
-        y = (torch._int_mm(qx, self.qweight) * a[:, None] * self.scale).to(x.dtype)
+        if self.onednn:   # the int8 rows go in with scale 1: the kernel applies the weights' scales, we apply the tokens'
+            y = torch.ops.onednn.qlinear_pointwise(qx, 1.0, 0, self.qweight, self.scale, self.zeros, None, 1.0, 0,
+                                                   torch.float32, 'none', [], '')
+        else: y = torch._int_mm(qx, self.qweight) * self.scale
+        y = (y * a[:, None]).to(x.dtype)
         if self.bias is not None: y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)
 
