@@ -6,7 +6,7 @@ Per method (float32, bfloat16, int8): perplexity on nbs/data/eval-english.txt; g
 float32 (how many identical, where the first divergence falls); batch-1 decode tok/s (a 90-token prompt, 64 new tokens);
 16 requests of 90 tokens in, 32 out, all at once (output tok/s, prefill included). Methods alternate within each round.
 """
-import argparse, json, platform, subprocess, sys, time
+import argparse, json, subprocess, sys, time
 from pathlib import Path
 
 import torch

@@ -7,7 +7,7 @@ __all__ = ['ModelInputs', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_ba
            'mixed_token_buckets', 'CUDAGraphMixed', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
-import itertools, time
+import time
 from array import array
 from dataclasses import dataclass
 
