@@ -35,7 +35,7 @@ class EngineCore:
                  max_model_len: int | None = None, scheduling_policy: str = 'fcfs', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
-                 quantization: str | None = None):
+                 quantization: str | None = None, custom_all_reduce: bool = True):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         if scheduling_policy not in ('fcfs', 'priority'): raise ValueError(f"scheduling_policy must be 'fcfs' or 'priority', not {scheduling_policy!r}")
         proposer = make_proposer(speculative_config)
@@ -47,7 +47,8 @@ class EngineCore:
         if tensor_parallel_size > 1:   # a clear error about the heads before any process starts
             cfg = load_config(*resolve_model_source(model, load_format))
             head_ranges(cfg.num_attention_heads, cfg.num_key_value_heads, Shard(0, tensor_parallel_size))
-            self.followers = Followers(tensor_parallel_size, self.device, dict(model=model, dtype=dtype, load_format=load_format))
+            self.followers = Followers(tensor_parallel_size, self.device, dict(model=model, dtype=dtype, load_format=load_format),
+                                       custom_all_reduce=custom_all_reduce)
             self.device = self.followers.device
         try:
             shard = self.followers.shard if self.followers else Shard()
@@ -195,7 +196,9 @@ def paths(self: EngineCore) -> dict:
                       'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
-            'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size, 'quantization': self.quantization}
+            'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size, 'quantization': self.quantization,
+            'all_reduce': None if self.model.shard.size == 1 else repr(self.model.shard.small) if self.model.shard.small else
+                          'NCCL' if cuda else 'gloo'}
 
 @patch
 def close(self: EngineCore):

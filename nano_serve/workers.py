@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 
 from .model import load_model
-from .parallel import Shard
+from .parallel import Shard, small_all_reduce
 from .runner import build_runner
 
 # %% ../nbs/06e_workers.ipynb #ca5bebea
@@ -29,7 +29,8 @@ def die_with_parent():
     except (OSError, AttributeError): pass
 
 # %% ../nbs/06e_workers.ipynb #064c0e42
-def join_group(rank: int, size: int, address: str, device_type: str, timeout_s: float = 60) -> tuple[Shard, object, torch.device]:
+def join_group(rank: int, size: int, address: str, device_type: str, timeout_s: float = 60,
+               custom_all_reduce: bool = True) -> tuple[Shard, object, torch.device]:
     "Join the tensor-parallel group: (this rank's `Shard`, the gloo group that carries steps, its device)."
     cuda = device_type == 'cuda'
     if cuda: torch.cuda.set_device(rank)
@@ -37,7 +38,9 @@ def join_group(rank: int, size: int, address: str, device_type: str, timeout_s: 
     timeout = timedelta(seconds=timeout_s)
     dist.init_process_group('nccl' if cuda else 'gloo', init_method=address, rank=rank, world_size=size, timeout=timeout)
     steps = dist.new_group(backend='gloo', timeout=timeout)
-    return Shard(rank, size, dist.group.WORLD), steps, torch.device('cuda', rank) if cuda else torch.device('cpu')
+    device = torch.device('cuda', rank) if cuda else torch.device('cpu')
+    small = small_all_reduce(dist.group.WORLD, device) if custom_all_reduce else None
+    return Shard(rank, size, dist.group.WORLD, small), steps, device
 
 # %% ../nbs/06e_workers.ipynb #c2b335ee
 def leave_group(timeout: float = 10) -> bool:
@@ -48,10 +51,11 @@ def leave_group(timeout: float = 10) -> bool:
     return not t.is_alive()
 
 # %% ../nbs/06e_workers.ipynb #db49b7dc
-def follower_main(rank: int, size: int, address: str, device_type: str, model_args: dict, timeout_s: float = 60):
+def follower_main(rank: int, size: int, address: str, device_type: str, model_args: dict, timeout_s: float = 60,
+                  custom_all_reduce: bool = True):
     "Entry point of rank `rank` > 0: build this rank's share, then run every step rank 0 sends until it sends None."
     die_with_parent()
-    shard, steps, device = join_group(rank, size, address, device_type, timeout_s)
+    shard, steps, device = join_group(rank, size, address, device_type, timeout_s, custom_all_reduce)
     model, _ = load_model(device=device, tokenizer=False, shard=shard, **model_args)
     sizes = [None]
     dist.broadcast_object_list(sizes, src=0, group=steps)
@@ -70,16 +74,16 @@ def follower_main(rank: int, size: int, address: str, device_type: str, model_ar
 # %% ../nbs/06e_workers.ipynb #1a1c0012
 class Followers:
     "Rank 0's handle on ranks 1..N-1: start them, send them the sizes and each step, name a dead one, stop them."
-    def __init__(self, size: int, device: torch.device, model_args: dict, timeout_s: float = 60):
+    def __init__(self, size: int, device: torch.device, model_args: dict, timeout_s: float = 60, custom_all_reduce: bool = True):
         if size < 2: raise ValueError(f"tensor_parallel_size must be at least 2 to start followers, got {size}")
         if device.type == 'cuda' and size > torch.cuda.device_count():
             raise ValueError(f"tensor_parallel_size {size} is larger than the {torch.cuda.device_count()} visible GPUs")
         address, ctx = f'tcp://127.0.0.1:{free_port()}', torch.multiprocessing.get_context('spawn')
-        self.procs = [ctx.Process(target=follower_main, args=(r, size, address, device.type, model_args, timeout_s),
+        self.procs = [ctx.Process(target=follower_main, args=(r, size, address, device.type, model_args, timeout_s, custom_all_reduce),
                                   name=f'nano-serve-rank-{r}', daemon=True) for r in range(1, size)]
         for p in self.procs: p.start()
         self.threads = torch.get_num_threads()     # join_group shares the CPU out; `close` gives this process its threads back
-        try: self.shard, self.steps, self.device = join_group(0, size, address, device.type, timeout_s)
+        try: self.shard, self.steps, self.device = join_group(0, size, address, device.type, timeout_s, custom_all_reduce)
         except Exception as e:                     # a follower that died while starting: say which
             try: self.check(e)
             finally:
