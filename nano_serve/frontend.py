@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .scheduler import SamplingParams, Request
 from .sampler import TokenLogprobs
+from .structured import Grammars
 
 try: from tokenizers.decoders import DecodeStream   # incremental detokenization in Rust (tokenizers >= 0.21)
 except ImportError: DecodeStream = None
@@ -118,6 +119,15 @@ class InputProcessor:
         self.tokenizer, self.limits = tokenizer, limits
         self.max_chars = limits.max_model_len * max(max_token_chars(tokenizer), 1)
         self._ids = itertools.count()
+        self.grammars = None   # structured-output specs compiled here too (06f_structured), built on first use
+
+    def check_structured(self, spec: dict):
+        "Compile a structured-outputs spec, so that one that does not compile is a `ValueError` before anything is queued."
+        if self.tokenizer is None: raise ValueError("structured outputs need the model's tokenizer, and this model has none (dummy weights)")
+        if self.grammars is None:
+            eos = self.limits.eos_token_id
+            self.grammars = Grammars(self.tokenizer, self.limits.vocab_size, [eos] if eos is not None else None)
+        self.grammars.compile(spec)
 
     def tokenize(self, prompt) -> list[int]:
         "Token ids of a prompt given as text or ids, validated."
@@ -147,6 +157,7 @@ class InputProcessor:
         params = params or SamplingParams()
         if not isinstance(params, SamplingParams): raise ValueError("sampling_params must be SamplingParams")
         params.validate()
+        if params.structured_outputs is not None: self.check_structured(params.structured_outputs)
         ids = self.tokenize(prompt)
         self.check_fits(len(ids), params.max_tokens)
         return Request(request_id or str(next(self._ids)), tuple(ids), params, self.limits.eos_token_id, priority)

@@ -69,8 +69,9 @@ assert accept_draft((4,), [3, 8]) == [3]
 # %% ../nbs/06a_sampler.ipynb #0f0c1e82
 class Sampler:
     "Turns the last-position logits of sampling rows into tokens, with per-request random generators."
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, constraints=None):
         self.seed, self.generators = seed, {}
+        self.constraints = constraints   # a `Constraints` (06f_structured): grammar masks for requests that asked for them
 
     def generator(self, c: Chunk, device) -> torch.Generator:
         "The request's own generator, created on first use from its seed (or the engine's seed and its id)."
@@ -79,7 +80,10 @@ class Sampler:
             self.generators[c.request_id] = torch.Generator(device=device).manual_seed(seed)
         return self.generators[c.request_id]
 
-    def release(self, request_id: str): self.generators.pop(request_id, None)
+    def release(self, request_id: str):
+        "Forget a finished request's generator and grammar."
+        self.generators.pop(request_id, None)
+        if self.constraints is not None: self.constraints.release(request_id)
 
     def sample_on_device(self, logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
         "One token per row of `logits` as a device tensor, without waiting for the device: argmax, or a draw with the request's generator."
@@ -105,9 +109,12 @@ class Sampler:
             logits = logits[[e - 1 for e in ends]]
         want_lp = [i for i, c in enumerate(chunks) if c.params.logprobs is not None]
         raw_lp = torch.log_softmax(logits[want_lp], -1) if want_lp else None
-        tokens = self.sample_on_device(apply_penalties(logits, chunks), chunks).tolist()
+        logits = apply_penalties(logits, chunks)
+        if self.constraints is not None: self.constraints.mask(logits, [c.request_id for c in chunks])   # illegal tokens: -inf
+        tokens = self.sample_on_device(logits, chunks).tolist()
         for i, c in enumerate(chunks):
             res.sampled[c.request_id] = accept_draft(c.draft, drafted[i] + [tokens[i]]) if c.draft else [tokens[i]]
+            if self.constraints is not None: self.constraints.accept(c.request_id, res.sampled[c.request_id])
         for j, i in enumerate(want_lp):
             k = chunks[i].params.logprobs
             top = raw_lp[j].topk(k) if k else None
