@@ -38,7 +38,7 @@ class Grammars:
         c = self.compiler
         try:
             if kind == 'json': return c.compile_json_schema(value if isinstance(value, str) else json.dumps(value), any_whitespace=False)
-            if kind == 'json_object': return c.compile_builtin_json_grammar()
+            if kind == 'json_object': return c.compile_json_schema('{"type": "object"}', any_whitespace=False)
             if kind == 'regex': return c.compile_regex(value)
             if kind == 'choice': return c.compile_grammar('root ::= ' + ' | '.join(json.dumps(s) for s in value))
             if kind == 'grammar': return c.compile_grammar(value)
