@@ -114,7 +114,7 @@ class Sampler:
         tokens = self.sample_on_device(logits, chunks).tolist()
         for i, c in enumerate(chunks):
             res.sampled[c.request_id] = accept_draft(c.draft, drafted[i] + [tokens[i]]) if c.draft else [tokens[i]]
-            if self.constraints is not None: self.constraints.accept(c.request_id, res.sampled[c.request_id])
+        if self.constraints is not None: self.constraints.accept(res.sampled)   # each grammar moves past its request's tokens
         for j, i in enumerate(want_lp):
             k = chunks[i].params.logprobs
             top = raw_lp[j].topk(k) if k else None

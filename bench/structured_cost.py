@@ -1,0 +1,65 @@
+"""What a grammar costs per step, like for like: the same requests, the same number of decode steps, with and without masks.
+
+    python bench/structured_cost.py [--model PATH] [--requests 32] [--max-tokens 64] [--out DIR]
+
+Offline engine (`LLM.generate`), greedy, `ignore_eos`, every request `--max-tokens` long, three runs in one process:
+  free      no constraint;
+  letters   every request held to the grammar `root ::= [a-z ]* "\u0000"` (lower-case letters and spaces, ended only by a
+            NUL character no sensible token spells), so the runs take the same steps while a mask is filled, sent and
+            applied for every row of every step. (A first version used the regex `[a-z ]{1024,}`: xgrammar's matcher
+            spends ~0.4 ms a token on so long a bounded repetition, which measured the regex, not the engine.)
+  schema    the nested JSON schema of tests/test_structured.py, without `ignore_eos` (outputs end when the object does):
+            how many of the outputs validate, for random weights too.
+Default model: the bundled SmolLM2 on the CPU in float32; on a GPU, pass an HF folder (bench/make_hf_folder.py) and
+it runs in bf16. Result: DIR/structured-cost-<device>.json.
+"""
+import argparse, json, os, platform, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / 'tests'))
+
+
+def main():
+    import torch
+    from nano_serve.engine import LLM, SamplingParams
+    from test_structured import SCHEMA, PROMPTS, valid
+    p = argparse.ArgumentParser()
+    p.add_argument('--model', default=None); p.add_argument('--requests', type=int, default=32)
+    p.add_argument('--max-tokens', type=int, default=64); p.add_argument('--out', default=os.environ.get('OUT', str(ROOT / 'bench' / 'results')))
+    a = p.parse_args()
+    cuda = torch.cuda.is_available()
+    llm = LLM(a.model, dtype='bfloat16' if cuda else 'float32', max_num_seqs=max(a.requests, 8), **({} if cuda else {'num_kv_blocks': 1024}))
+    tok = llm.tokenizer
+    prompts = [tok.apply_chat_template([{'role': 'user', 'content': q}], tokenize=False, add_generation_prompt=True)
+               for q in (PROMPTS * (a.requests // len(PROMPTS) + 1))[:a.requests]]
+    base = dict(temperature=0, max_tokens=a.max_tokens)
+    runs = {'free': SamplingParams(**base, ignore_eos=True),
+            'letters': SamplingParams(**base, ignore_eos=True, structured_outputs={'grammar': 'root ::= [a-z ]* "\\u0000"'}),
+            'schema': SamplingParams(**base, structured_outputs={'json': SCHEMA})}
+    llm.generate(prompts[:4], SamplingParams(max_tokens=8), use_tqdm=False)   # warm-up (graphs, kernels)
+    res = {}
+    for name, sp in runs.items():
+        llm.generate(prompts[:2], sp, use_tqdm=False)   # compile the grammar outside the timing
+        if cuda: torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        outs = llm.generate(prompts, sp, use_tqdm=False)
+        if cuda: torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        n = sum(len(o.outputs[0].token_ids) for o in outs)
+        res[name] = {'seconds': dt, 'output_tokens': n, 'output_tok_s': n / dt}
+        if name == 'schema': res[name]['valid'] = sum(valid(o.outputs[0].text) for o in outs)
+        if name == 'letters': res[name]['all_match'] = all(set(o.outputs[0].text) <= set('abcdefghijklmnopqrstuvwxyz ') for o in outs)
+        print(name, res[name], flush=True)
+    cpu = next((l.split(':', 1)[1].strip() for l in subprocess.run(['lscpu'], capture_output=True, text=True).stdout.splitlines()
+                if l.startswith('Model name')), platform.processor())
+    out = {'command': 'python bench/structured_cost.py ' + ' '.join(sys.argv[1:]), 'device': torch.cuda.get_device_name() if cuda else cpu,
+           'cpu': cpu, 'threads': torch.get_num_threads(), 'model': a.model or 'bundled SmolLM2-135M (float32)', 'requests': a.requests,
+           'max_tokens': a.max_tokens, 'paths': llm.core.paths(), 'runs': res,
+           'mask_cost': 1 - res['letters']['output_tok_s'] / res['free']['output_tok_s']}
+    print(f"a mask on every row of every step costs {out['mask_cost']:.1%} of output tok/s", flush=True)
+    Path(a.out).mkdir(parents=True, exist_ok=True)
+    (Path(a.out) / f"structured-cost-{'gpu' if cuda else 'cpu'}.json").write_text(json.dumps(out, indent=1, default=str))
+
+
+if __name__ == '__main__': main()
