@@ -77,6 +77,7 @@ class Constraints:
 
     def mask(self, logits: torch.Tensor, request_ids: list[str]) -> list[int]:
         "Set the logits of every token a row's grammar forbids to -inf, in place; the rows it touched."
+        if not self.matchers: return []   # the usual step: no constrained request runs, nothing to scan
         rows = [i for i, r in enumerate(request_ids) if r in self.matchers]
         if not rows: return rows
         xgr = self.grammars.xgr
@@ -92,6 +93,7 @@ class Constraints:
 
     def accept(self, sampled: dict[str, list[int]]):
         "Advance the matcher of every constrained request in `sampled` (request id: its new tokens) by its tokens."
+        if not self.matchers: return
         steps = [(rid, m, toks) for rid, toks in sampled.items() if (m := self.matchers.get(rid)) is not None and not m.is_terminated()]
         if not steps: return
         if all(len(t) == 1 for _, _, t in steps):   # the usual case: one token each, accepted in one call
