@@ -1,8 +1,9 @@
 # nano-serve: the two commands a newcomer needs are `make serve` and `make test`.
 PYTHON ?= python3
 PORT ?= 8000
+TRITON_INTERPRET ?= $(shell $(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)" 2>/dev/null || echo 1)
 
-.PHONY: install serve test export
+.PHONY: install serve test test-all export proto
 
 install:  ## into the active Python: CPU torch first (a plain `torch` may pull a multi-GB CUDA build), then the project
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.13.0
@@ -20,5 +21,13 @@ test: install export
 	@git diff --quiet -- nano_serve README.md && test -z "$$(git ls-files --others --exclude-standard -- nano_serve README.md)" \
 	  || { echo "nano_serve/ or README.md differ from the notebooks: run 'make export' and commit"; git status --short -- nano_serve README.md; exit 1; }
 	@# two notebooks at once, one thread each (2 cores); without a GPU, Triton kernels run in its interpreter
-	OMP_NUM_THREADS=1 TRITON_INTERPRET=$$($(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)") nbdev_test --n_workers 2 --do_print
-	$(PYTHON) -m pytest -q tests
+	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) $(PYTHON) tools/test_nbs.py --n_workers 2
+	$(PYTHON) -m pytest -q -m "not slow" --durations=8 tests
+
+test-all: test  ## then the long runs marked slow (pytest's slow marker); CI runs this
+	$(PYTHON) -m pytest -q -m slow --durations=8 tests
+
+proto:  ## regenerate the gRPC modules in nano_serve/proto/ from nano_serve.proto (grpcio-tools; never edit them by hand)
+	cd nano_serve/proto && $(PYTHON) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. nano_serve.proto
+	sed -i 's/^import nano_serve_pb2 as/from . import nano_serve_pb2 as/' nano_serve/proto/nano_serve_pb2_grpc.py
+	touch nano_serve/proto/__init__.py

@@ -16,7 +16,7 @@ setuptools.setup(
     author=cfg['author'], author_email=cfg['author_email'], license='Apache-2.0',
     url=cfg['git_url'], python_requires=f">={cfg['min_python']}",
     packages=setuptools.find_packages(include=['nano_serve', 'nano_serve.*']),
-    package_data={'nano_serve': ['configs/*.json']}, include_package_data=True,
+    package_data={'nano_serve': ['configs/*.json', 'proto/*.proto', 'proto/*.pyi']}, include_package_data=True,
     install_requires=_list('requirements'), extras_require={'dev': _list('dev_requirements')},
     entry_points={'console_scripts': _list('console_scripts'), 'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,

@@ -6,12 +6,14 @@
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED', 'rope_parameters',
            'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
            'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'causal_attention', 'bundled_model_path',
-           'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'read_gguf_weights',
-           'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model', 'default_device', 'resolve_dtype',
-           'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'generate_greedy']
+           'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root', 'gguf_index',
+           'read_gguf_weights', 'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model',
+           'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model',
+           'max_rel_error', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
-import functools, importlib.metadata, importlib.resources, json, zlib
+import functools, importlib.metadata, importlib.resources, json, os, shutil, tempfile, zlib
+import numpy as np
 from pathlib import Path
 from typing import Callable
 
@@ -260,19 +262,47 @@ def unpermute_rotary_rows(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
 # %% ../nbs/00_model.ipynb #7633479f
+def cache_root() -> Path:
+    "Where nano-serve keeps what it derived from model files: `$NANO_SERVE_CACHE`, else `$XDG_CACHE_HOME/nano_serve`, else `~/.cache/nano_serve`."
+    if os.environ.get('NANO_SERVE_CACHE'): return Path(os.environ['NANO_SERVE_CACHE'])
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'nano_serve'
+
+def gguf_index(path: Path) -> Path:
+    "A folder holding the parsed header of GGUF file `path` (config, tokenizer, tensor table), made on first use."
+    st = path.stat()
+    folder = cache_root() / f'{path.stem}-{st.st_size}-{st.st_mtime_ns}'
+    if (folder / 'tensors.json').exists(): return folder
+    from gguf import GGUFReader
+    try:
+        config = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        reader = GGUFReader(str(path))
+    except Exception as e: raise ValueError(f"could not read GGUF file {path}: {e}") from e
+    table = [dict(name=t.name, type=int(t.tensor_type), dtype=str(t.data.dtype), shape=list(t.data.shape), offset=int(t.data_offset))
+             for t in reader.tensors]
+    try: folder.parent.mkdir(parents=True, exist_ok=True); tmp = Path(tempfile.mkdtemp(dir=folder.parent))
+    except OSError: tmp = folder = Path(tempfile.mkdtemp())   # nowhere to keep it: parse again next time
+    config.save_pretrained(tmp); tokenizer.save_pretrained(tmp)
+    arch = str(reader.fields['general.architecture'].contents())
+    (tmp / 'tensors.json').write_text(json.dumps(dict(architecture=arch, tensors=table)))
+    if tmp != folder:
+        try: tmp.rename(folder)                     # atomic: a process starting now sees all of it or nothing
+        except OSError: shutil.rmtree(tmp)          # another process finished first; its folder holds the same
+    return folder
+
+# %% ../nbs/00_model.ipynb #755b63a0
 def read_gguf_weights(path: Path, config) -> dict[str, torch.Tensor]:
     "Dequantize every tensor of a GGUF file into a float32 state dict with transformers' names."
-    from gguf import GGUFReader
     from gguf.quants import dequantize
-    try: reader = GGUFReader(str(path))
-    except Exception as e: raise ValueError(f"could not read GGUF file {path}: {e}") from e
-    arch = str(reader.fields['general.architecture'].contents())
+    index = json.loads((gguf_index(path) / 'tensors.json').read_text())
+    llama = index['architecture'] in ('llama', 'mistral')
     state = {}
-    for t in reader.tensors:
-        name = gguf_to_hf_name(t.name)
-        w = torch.from_numpy(dequantize(t.data, t.tensor_type).copy()).float()
-        if arch in ('llama', 'mistral') and name.endswith('q_proj.weight'): w = unpermute_rotary_rows(w, config.num_attention_heads)
-        if arch in ('llama', 'mistral') and name.endswith('k_proj.weight'): w = unpermute_rotary_rows(w, config.num_key_value_heads)
+    for t in index['tensors']:
+        name = gguf_to_hf_name(t['name'])
+        data = np.memmap(path, dtype=t['dtype'], mode='r', offset=t['offset'], shape=tuple(t['shape']))
+        w = torch.from_numpy(np.array(dequantize(data, t['type']), dtype=np.float32))
+        if llama and name.endswith('q_proj.weight'): w = unpermute_rotary_rows(w, config.num_attention_heads)
+        if llama and name.endswith('k_proj.weight'): w = unpermute_rotary_rows(w, config.num_key_value_heads)
         state[name] = w
     return state
 
@@ -353,7 +383,7 @@ def resolve_model_source(model: str | Path | None, load_format: str) -> tuple[st
 def load_config(kind: str, path: Path):
     "The transformers config of a model source."
     try:
-        if kind == 'gguf': return AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
+        if kind == 'gguf': return AutoConfig.from_pretrained(str(gguf_index(path)))
         if kind == 'hf': return AutoConfig.from_pretrained(str(path))
         return AutoConfig.for_model(**json.loads(path.read_text()))
     except Exception as e:
@@ -361,10 +391,10 @@ def load_config(kind: str, path: Path):
 
 @functools.lru_cache(maxsize=8)
 def load_tokenizer(kind: str, path: Path):
-    "The tokenizer (with chat template) of a model source, cached (building one from GGUF takes seconds); None for dummy models and folders without tokenizer files."
+    "The tokenizer (with chat template) of a model source, kept per process; None for dummy models and folders without tokenizer files."
     if kind == 'config': return None
     if kind == 'hf' and not any((path / f).exists() for f in ('tokenizer.json', 'tokenizer_config.json', 'tokenizer.model')): return None
-    if kind == 'gguf': return AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    if kind == 'gguf': return AutoTokenizer.from_pretrained(str(gguf_index(path)))
     return AutoTokenizer.from_pretrained(str(path))
 
 # %% ../nbs/00_model.ipynb #b22a43dd

@@ -6,10 +6,11 @@ from nano_serve.server import free_port, wait_ready
 
 class Server:
     "A running server process and its addresses."
-    def __init__(self, *args, env=None, launcher=('-m', 'nano_serve.server')):
-        self.port = free_port()
+    def __init__(self, *args, env=None, launcher=('-m', 'nano_serve.server'), grpc=False):
+        self.port, self.grpc_port = free_port(), free_port() if grpc else None
         self.base = f'http://127.0.0.1:{self.port}'
-        self.proc = subprocess.Popen([sys.executable, *launcher, '--port', str(self.port), '--log-level', 'warning', *args],
+        extra = ['--grpc-port', str(self.grpc_port)] if grpc else []
+        self.proc = subprocess.Popen([sys.executable, *launcher, '--port', str(self.port), '--log-level', 'warning', *extra, *args],
                                      env={**os.environ, **(env or {})})
         wait_ready(self.base, self.proc)
 
@@ -52,6 +53,10 @@ class Server:
 
 @pytest.fixture(scope='session')
 def server():
-    s = Server('--no-dashboard', '--max-num-seqs', '64')
+    s = Server('--no-dashboard', '--max-num-seqs', '64', grpc=True)
     yield s
     s.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: a long soak run; `make test` leaves it out, `make test-all` (CI) runs it')

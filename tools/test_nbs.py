@@ -1,0 +1,52 @@
+"""Run the notebooks as tests, a few at a time, and print how long each took.
+
+nbdev's `test_nb` runs each notebook (cells flagged with a `tst_flags` name from settings.ini are skipped unless
+passed with `--flags`). Notebooks start longest first, by the times the last run left in `.nbtimes.json`, so the
+two slowest do not end up running one after the other at the end; a fresh clone starts them in name order.
+"""
+import argparse, json, multiprocessing, sys, time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+TIMES = Path('.nbtimes.json')
+
+
+def run_one(fn: str, skip: list[str], force: list[str]) -> tuple[str, bool, float]:
+    "Test one notebook; (name, passed, seconds)."
+    from nbdev.test import test_nb
+    t0 = time.time()
+    ok, _ = test_nb(Path(fn), skip_flags=skip, force_flags=force, basepath=Path.cwd())
+    return fn, ok, time.time() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--flags', default='', help='space-separated test flags to run anyway (e.g. "slow")')
+    ap.add_argument('--n_workers', type=int, default=2)
+    ap.add_argument('--file_re', default='', help='only notebooks whose name contains this')
+    a = ap.parse_args()
+    from nbdev.config import get_config
+    cfg = get_config()
+    skip, force = cfg.tst_flags.split(), a.flags.split()
+    files = sorted(str(p.absolute()) for p in Path(cfg.nbs_path).glob('*.ipynb') if not p.name.startswith(('_', '.')) and a.file_re in p.name)
+    last = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+    files.sort(key=lambda f: -last.get(Path(f).name, 0))
+    t0, results = time.time(), []
+    # a fresh process per notebook: IPython takes over `__main__` in a worker, and memory goes back between notebooks
+    with ProcessPoolExecutor(a.n_workers, mp_context=multiprocessing.get_context('spawn'), max_tasks_per_child=1) as pool:
+        futures = []
+        for f in files: futures.append(pool.submit(run_one, f, skip, force)); time.sleep(0.05)
+        for fut in as_completed(futures):
+            fn, ok, secs = fut.result()
+            results.append((Path(fn).name, ok, secs))
+            print(f"{'ok  ' if ok else 'FAIL'} {Path(fn).name} ({secs:.0f} s)", flush=True)
+    wall = time.time() - t0
+    print(f'\n| notebook | seconds |\n|---|---|')
+    for name, ok, secs in sorted(results, key=lambda r: -r[2]): print(f"| {name}{'' if ok else ' (FAILED)'} | {secs:.0f} |")
+    print(f'| all, {a.n_workers} at a time | {wall:.0f} wall ({sum(r[2] for r in results):.0f} summed) |')
+    TIMES.write_text(json.dumps({**last, **{n: round(s, 1) for n, _, s in results}}, indent=1))
+    failed = [n for n, ok, _ in results if not ok]
+    if failed: sys.exit(f'notebooks failed: {", ".join(failed)}')
+
+
+if __name__ == '__main__': main()
