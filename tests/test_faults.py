@@ -1,3 +1,4 @@
+import pytest
 """Faults on purpose: the engine core killed, the server stopped or killed, a 20 MB prompt, one request's processing failing."""
 import json, os, signal, socket, subprocess, sys, threading, time, urllib.request
 
@@ -43,6 +44,7 @@ def read_to_end(s: socket.socket, timeout: float) -> bytes:
     return got
 
 
+@pytest.mark.slow
 def test_core_killed_fails_open_streams_then_server_exits_nonzero():
     srv = Server('--no-dashboard')
     try:
@@ -63,6 +65,7 @@ def test_core_killed_fails_open_streams_then_server_exits_nonzero():
         srv.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGKILL])
 def test_server_stopped_or_killed_leaves_no_engine_core(sig):
     srv = Server('--no-dashboard')

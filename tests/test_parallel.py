@@ -1,3 +1,4 @@
+import pytest
 """Tensor parallelism on the CPU (gloo): two ranks give one process's greedy tokens; a killed rank is named, not waited on."""
 import os, signal, time
 
@@ -14,6 +15,7 @@ def greedy_ids(llm, prompts, max_tokens=16) -> list[list[int]]:
     return [o.outputs[0].token_ids for o in llm.generate(prompts, params, use_tqdm=False)]
 
 
+@pytest.mark.slow
 def test_two_ranks_match_one_process():
     prompts = ['The three primary colors are', 'Write a haiku about the sea.', 'def quicksort(xs):',
                LONG + '\nSummarise the list above in one sentence:']
@@ -47,6 +49,7 @@ def test_too_many_ranks_is_refused_before_any_process_starts():
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
 
 
+@pytest.mark.slow
 def test_server_with_two_ranks_streams_and_stops_cleanly():
     srv = Server('--tensor-parallel-size', '2', '--dtype', 'float32', '--num-kv-blocks', '128', '--no-dashboard')
     try:

@@ -123,6 +123,7 @@ def test_disconnect_mid_stream_frees_everything(server):
     assert m['nano_serve:kv_cache_usage_perc'] == 0
 
 
+@pytest.mark.slow
 def test_64_concurrent_streams_match_sequential(server):
     prompts = [f'Write one sentence about the number {i}.' for i in range(64)]
     async def one(c, p):
@@ -161,6 +162,7 @@ def test_api_key_admission_control_and_shutdown():
         s.stop()
 
 
+@pytest.mark.slow
 def test_speculative_server_streams_the_same_text(server):
     "A server with prompt-lookup speculation: several tokens per step still stream as the plain server's text, and /metrics counts drafts."
     s = Server('--no-dashboard', '--speculative-config', '{"method": "ngram", "num_speculative_tokens": 4}')
