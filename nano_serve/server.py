@@ -20,7 +20,8 @@ from fastcore.basics import patch
 from .scheduler import SamplingParams
 from .metrics import hardware_stats
 from .core import EngineClient
-from .service import APIError, Service, make_service, sampling_params, usage, chat_prompt, INLINE_CHARS
+from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
+from .tools import check_tools, tool_choice, call_schema, with_tools, tool_calls_of
 from .workers import free_port
 from .quantization import QUANTIZATION_METHODS
 
@@ -166,23 +167,41 @@ class ChatCompletionsHandler(BaseHandler):
     async def post(self):
         body = self.json_body(); self.check_model(body)
         if 'messages' not in body: raise APIError("'messages' is required", param='messages')
+        msgs, calling = body['messages'], None
+        if body.get('tools') is not None:                    # 08c_tools: a call held to the tools' schemas
+            functions = check_tools(body['tools'])
+            if (calling := tool_choice(body, functions)) is not None:
+                if structured_spec(body) is not None: raise APIError('tool calls and response_format or structured outputs exclude each other', param='tool_choice')
+                body = {**body, 'structured_outputs': {'json': call_schema(functions, calling)}}
+            if isinstance(msgs, list): msgs = with_tools(msgs, functions, calling)
         params = sampling_params(body, chat=True)
-        msgs = body['messages']
         if isinstance(msgs, list) and sum(len(str(m.get('content', ''))) for m in msgs if isinstance(m, dict)) <= INLINE_CHARS:
             prompt = chat_prompt(self.svc.tokenizer, msgs)
         else: prompt = await self.svc.in_pool(chat_prompt, self.svc.inputs.tokenizer, msgs)   # the template grows with the messages
         cid, created = f'chatcmpl-{uuid.uuid4().hex}', int(time.time())
         def envelope(choices, **extra):
             return {'id': cid, 'object': 'chat.completion.chunk', 'created': created, 'model': self.model_name, 'choices': choices, **extra}
+        held = {}                                            # a tool call's text, sent whole once it is complete
         def stream_choices(i, new, finish, first):
-            out = [[{'index': i, 'delta': {'role': 'assistant', 'content': ''}, 'finish_reason': None}]] if first else []
+            out = [[{'index': i, 'delta': {'role': 'assistant', 'content': None if calling else ''}, 'finish_reason': None}]] if first else []
+            if calling:
+                held[i] = held.get(i, '') + new
+                if finish and (calls := tool_calls_of(held[i])) is not None and finish == 'stop':
+                    return out + [[{'index': i, 'delta': {'tool_calls': [{'index': 0, **calls[0]}]}, 'logprobs': None, 'finish_reason': 'tool_calls'}]]
+                if finish: new = held[i]                         # cut short: the text as it is, finish_reason 'length'
+                else: return out
             if new or finish: out.append([{'index': i, 'delta': {'content': new} if new else {}, 'logprobs': None, 'finish_reason': finish}])
             return out
         done = await self.serve_generation(body, [prompt], params, envelope, stream_choices)
         if done is None: return
         finals, n_prompt, n_out = done
         tok = self.svc.tokenizer
-        choices = [{'index': i, 'message': {'role': 'assistant', 'content': c.text}, 'finish_reason': c.finish_reason,
+        def message(c):
+            "The assistant message and finish reason of one choice: its tool call when it made a complete one, else its text."
+            if calling and c.finish_reason == 'stop' and (calls := tool_calls_of(c.text)) is not None:
+                return {'role': 'assistant', 'content': None, 'tool_calls': calls}, 'tool_calls'
+            return {'role': 'assistant', 'content': c.text}, c.finish_reason
+        choices = [{'index': i, 'message': message(c)[0], 'finish_reason': message(c)[1],
                     'logprobs': chat_logprobs(tok, c.logprobs) if c.logprobs is not None else None}
                    for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals))]
         self.write({**envelope(choices, usage=usage(n_prompt, n_out)), 'object': 'chat.completion'})

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['FIELD_TYPES', 'GUIDED', 'INLINE_CHARS', 'APIError', 'check_types', 'structured_spec', 'sampling_params', 'Service',
-           'make_service', 'newest_outputs', 'engine_failure', 'usage', 'chat_prompt']
+           'make_service', 'newest_outputs', 'engine_failure', 'usage', 'message_text', 'chat_prompt']
 
 # %% ../nbs/08a_service.ipynb #83daa251
-import asyncio, copy, uuid
+import asyncio, copy, json, uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -176,12 +176,22 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict:
     return {'prompt_tokens': prompt_tokens, 'completion_tokens': completion_tokens, 'total_tokens': prompt_tokens + completion_tokens}
 
 # %% ../nbs/08a_service.ipynb #815ac60d
+def message_text(m: dict) -> str:
+    "A message's content as text: its string, its text parts joined, or an assistant's tool calls as JSON lines (08c_tools)."
+    c = m.get('content')
+    if isinstance(c, str): return c
+    if c is None and m.get('tool_calls'):
+        try: return '\n'.join(json.dumps({'name': t['function']['name'], 'arguments': json.loads(t['function'].get('arguments') or '{}')}) for t in m['tool_calls'])
+        except (KeyError, TypeError, json.JSONDecodeError): raise APIError("an assistant's tool_calls need function names and JSON arguments", param='messages') from None
+    return ''.join(p.get('text', '') for p in c or [] if isinstance(p, dict))
+
 def chat_prompt(tokenizer, messages) -> str:
     "The chat template applied to OpenAI-style messages, or a 400."
     if not isinstance(messages, list) or not messages: raise APIError("'messages' must be a non-empty list", param='messages')
     for m in messages:
-        if not isinstance(m, dict) or m.get('role') not in ('system', 'user', 'assistant', 'tool', 'developer') or not isinstance(m.get('content', ''), (str, list)):
-            raise APIError("each message needs a 'role' (system, user or assistant) and string 'content'", param='messages')
-    msgs = [{**m, 'content': m['content'] if isinstance(m.get('content'), str) else ''.join(p.get('text', '') for p in m.get('content') or [])} for m in messages]
+        calls = isinstance(m, dict) and m.get('role') == 'assistant' and m.get('content') is None and isinstance(m.get('tool_calls'), list)
+        if not isinstance(m, dict) or m.get('role') not in ('system', 'user', 'assistant', 'tool', 'developer') or not (calls or isinstance(m.get('content', ''), (str, list))):
+            raise APIError("each message needs a 'role' (system, user, assistant or tool) and string 'content'", param='messages')
+    msgs = [{**m, 'content': message_text(m)} for m in messages]
     if tokenizer is None: raise APIError('this model has no tokenizer and so no chat template')
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)

@@ -1,0 +1,70 @@
+"""Tool calls through the official openai client: required and named calls always parse and follow their schemas,
+streamed or not; a tool result goes back into the chat; bad tools and choices are 400s and the engine serves on."""
+import json
+import jsonschema, openai, pytest
+
+MODEL = 'SmolLM2-135M-Instruct'
+TOOLS = [{'type': 'function', 'function': {'name': 'get_weather', 'description': 'Current weather in a city.',
+          'parameters': {'type': 'object', 'additionalProperties': False, 'required': ['city', 'unit'],
+                         'properties': {'city': {'type': 'string', 'maxLength': 20}, 'unit': {'enum': ['C', 'F']}}}}},
+         {'type': 'function', 'function': {'name': 'add', 'description': 'Add two integers.',
+          'parameters': {'type': 'object', 'additionalProperties': False, 'required': ['a', 'b'],
+                         'properties': {'a': {'type': 'integer'}, 'b': {'type': 'integer'}}}}}]
+PARAMS = {t['function']['name']: t['function']['parameters'] for t in TOOLS}
+QUESTIONS = ['What is the weather in Paris, in Celsius?', 'What is 17 plus 25?', 'Is it raining in Tokyo?', 'Add 3 and 4.',
+             'How warm is it in Lima in Fahrenheit?', 'What do I get if I add 100 to 23?']
+
+
+def check_call(call, name=None):
+    "The call names an offered tool (or `name`) and its arguments are JSON that validates against that tool's schema."
+    assert call.type == 'function' and call.id.startswith('call_') and (name is None or call.function.name == name)
+    jsonschema.validate(json.loads(call.function.arguments), PARAMS[call.function.name])
+
+
+def test_required_and_named_calls_always_parse(server):
+    c = server.client()
+    for i, q in enumerate(QUESTIONS):
+        msgs = [{'role': 'user', 'content': q}]
+        r = c.chat.completions.create(model=MODEL, messages=msgs, tools=TOOLS, tool_choice='required', temperature=0.8, seed=i, max_tokens=80)
+        ch = r.choices[0]
+        assert ch.finish_reason == 'tool_calls' and ch.message.content is None and len(ch.message.tool_calls) == 1
+        check_call(ch.message.tool_calls[0])
+    r = c.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': 'What is 17 plus 25?'}], tools=TOOLS,
+                                  tool_choice={'type': 'function', 'function': {'name': 'get_weather'}}, temperature=0, max_tokens=80)
+    check_call(r.choices[0].message.tool_calls[0], 'get_weather')     # named: that tool, whatever the question
+
+
+def test_streamed_call_equals_plain_and_tool_result_goes_back(server):
+    c = server.client()
+    kw = dict(model=MODEL, messages=[{'role': 'user', 'content': 'What is 17 plus 25?'}], tools=TOOLS, tool_choice='required', temperature=0, max_tokens=80)
+    plain = c.chat.completions.create(**kw).choices[0].message.tool_calls[0]
+    name, args, finish = '', '', None
+    for ev in c.chat.completions.create(**kw, stream=True):
+        if not ev.choices: continue
+        d = ev.choices[0].delta
+        assert not d.content                                             # no text deltas while a call is made
+        for tc in d.tool_calls or []: name += tc.function.name or ''; args += tc.function.arguments or ''
+        finish = ev.choices[0].finish_reason or finish
+    assert (name, json.loads(args), finish) == (plain.function.name, json.loads(plain.function.arguments), 'tool_calls')
+    history = [*kw['messages'], {'role': 'assistant', 'content': None, 'tool_calls': [plain.model_dump()]},
+               {'role': 'tool', 'tool_call_id': plain.id, 'content': '42'}]
+    r = c.chat.completions.create(model=MODEL, messages=history, tools=TOOLS, tool_choice='none', temperature=0, max_tokens=20)
+    assert r.choices[0].message.content and not r.choices[0].message.tool_calls and r.choices[0].finish_reason in ('stop', 'length')
+
+
+@pytest.mark.parametrize('kw, words', [
+    (dict(tools=TOOLS), "'auto'"),                                                      # OpenAI's default choice
+    (dict(tools=TOOLS, tool_choice='auto'), 'parser'),
+    (dict(tools=TOOLS, tool_choice={'type': 'function', 'function': {'name': 'nope'}}), 'not among'),
+    (dict(tools=TOOLS, tool_choice='sometimes'), 'tool_choice must be'),
+    (dict(tools=[{'type': 'function', 'function': {'description': 'no name'}}], tool_choice='required'), 'each tool'),
+    (dict(tools=[], tool_choice='required'), 'non-empty'),
+    (dict(tools=TOOLS + TOOLS[:1], tool_choice='required'), 'unique'),
+    (dict(tools=TOOLS, tool_choice='required', response_format={'type': 'json_object'}), 'exclude'),
+])
+def test_bad_tools_are_400_and_engine_serves_on(server, kw, words):
+    c = server.client()
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': 'hi'}], max_tokens=8, **kw)
+    assert words in e.value.body['message'], e.value.body
+    assert c.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': 'hi'}], max_tokens=2).choices[0].message.content is not None
