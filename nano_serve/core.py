@@ -28,6 +28,7 @@ class NewRequest(msgspec.Struct, tag='add', array_like=True):
     eos_token_id: int | None
     priority: int
     arrival_time: float
+    tenant: str = ''
 
 class Finish(msgspec.Struct, tag='finish', array_like=True):
     "End these requests now, for this reason."
@@ -112,7 +113,8 @@ class CoreLoop:
         "Carry out one command from the client."
         c = self.core
         if isinstance(msg, NewRequest):
-            req = Request(msg.request_id, tuple(msg.prompt_token_ids), msg.params, msg.eos_token_id, msg.priority, msg.arrival_time)
+            req = Request(msg.request_id, tuple(msg.prompt_token_ids), msg.params, msg.eos_token_id, msg.priority,
+                          arrival_time=msg.arrival_time, tenant=msg.tenant)
             try: c.add(req)
             except ValueError as e: self.send(Deltas(error_deltas([req.request_id], str(e))))
         elif isinstance(msg, Finish): c.finish(msg.request_ids, msg.reason)
@@ -295,7 +297,7 @@ def submit(self: EngineClient, reqs: list[Request], prompt: str | None) -> async
     for r in reqs:
         self.routes[r.request_id] = q; self.unstarted.add(r.request_id)
         self.outputs.add(r, prompt)
-        self._send(NewRequest(r.request_id, list(r.prompt_token_ids), r.params, r.eos_token_id, r.priority, r.arrival_time))
+        self._send(NewRequest(r.request_id, list(r.prompt_token_ids), r.params, r.eos_token_id, r.priority, r.arrival_time, r.tenant))
     return q
 
 @patch

@@ -13,8 +13,8 @@ from fastcore.basics import patch
 
 from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear
 from .cache import choose_num_blocks
-from .allocator import BlockAllocator
-from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, FCFS, PriorityPolicy, RecomputePreemption,
+from .allocator import BlockAllocator, make_eviction
+from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make_policy, RecomputePreemption,
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
@@ -33,12 +33,12 @@ class EngineCore:
     def __init__(self, model=None, device=None, dtype=None, num_kv_blocks: int | None = None, block_size: int = 16,
                  max_num_seqs: int = 64, max_num_batched_tokens: int = 2048, enable_prefix_caching: bool = True,
                  load_format: str = 'auto', seed: int = 0, kv_cache_bytes: int = 2**30, gpu_memory_utilization: float = 0.9,
-                 max_model_len: int | None = None, scheduling_policy: str = 'fcfs', preemption_mode: str = 'swap',
+                 max_model_len: int | None = None, scheduling_policy='fcfs', eviction_policy='lru', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
                  quantization: str | None = None, custom_all_reduce: bool = True):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
-        if scheduling_policy not in ('fcfs', 'priority'): raise ValueError(f"scheduling_policy must be 'fcfs' or 'priority', not {scheduling_policy!r}")
+        policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
         proposer = make_proposer(speculative_config)
         self.device = torch.device(device) if device is not None else default_device()
         check_quantization(quantization, self.device)   # before any weight is read or process started
@@ -71,10 +71,10 @@ class EngineCore:
         except BaseException:
             if self.followers: self.followers.close(timeout=2)
             raise
-        self.allocator = BlockAllocator(n, block_size, enable_prefix_caching)
+        self.allocator = BlockAllocator(n, block_size, enable_prefix_caching, eviction)
         preemption = SwapPreemption(n_cpu, block_size) if preemption_mode == 'swap' else RecomputePreemption()
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
-                                   PriorityPolicy() if scheduling_policy == 'priority' else FCFS(), preemption, self.max_model_len,
+                                   policy, preemption, self.max_model_len,
                                    proposer)
         self.metrics = Metrics()
         self.check_invariants = check_invariants
@@ -251,13 +251,13 @@ class LLM:
         self.model, self.cache, self.allocator, self.scheduler, self.runner = c.model, c.cache, c.allocator, c.scheduler, c.runner
         self.metrics, self.device, self.max_model_len = c.metrics, c.device, c.max_model_len
 
-    def make_request(self, prompt, params: SamplingParams | None = None, request_id: str | None = None, priority: int = 0) -> Request:
+    def make_request(self, prompt, params: SamplingParams | None = None, request_id: str | None = None, priority: int = 0, tenant: str = '') -> Request:
         "A validated `Request` for `prompt` (raises `ValueError` on bad input), not yet queued."
-        return self.inputs.make_request(prompt, params, request_id, priority)
+        return self.inputs.make_request(prompt, params, request_id, priority, tenant)
 
-    def add_request(self, prompt, params: SamplingParams | None = None, request_id: str | None = None, priority: int = 0) -> str:
+    def add_request(self, prompt, params: SamplingParams | None = None, request_id: str | None = None, priority: int = 0, tenant: str = '') -> str:
         "Validate and queue one completion request; returns its id."
-        return self.enqueue(self.make_request(prompt, params, request_id, priority), prompt if isinstance(prompt, str) else None)
+        return self.enqueue(self.make_request(prompt, params, request_id, priority, tenant), prompt if isinstance(prompt, str) else None)
 
     def enqueue(self, req: Request, prompt: str | None = None) -> str:
         "Queue an already validated request."

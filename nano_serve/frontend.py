@@ -152,7 +152,8 @@ class InputProcessor:
         if lim.blocks_needed(total) > lim.num_blocks:
             raise ValueError(f"prompt plus max_tokens ({total} tokens) needs {lim.blocks_needed(total)} KV blocks; the pool has only {lim.num_blocks}")
 
-    def make_request(self, prompt, params: SamplingParams | None = None, request_id: str | None = None, priority: int = 0) -> Request:
+    def make_request(self, prompt, params: SamplingParams | None = None, request_id: str | None = None, priority: int = 0,
+                     tenant: str = '') -> Request:
         "A validated `Request` for `prompt` (raises `ValueError` on bad input), not yet queued."
         params = params or SamplingParams()
         if not isinstance(params, SamplingParams): raise ValueError("sampling_params must be SamplingParams")
@@ -160,7 +161,7 @@ class InputProcessor:
         if params.structured_outputs is not None: self.check_structured(params.structured_outputs)
         ids = self.tokenize(prompt)
         self.check_fits(len(ids), params.max_tokens)
-        return Request(request_id or str(next(self._ids)), tuple(ids), params, self.limits.eos_token_id, priority)
+        return Request(request_id or str(next(self._ids)), tuple(ids), params, self.limits.eos_token_id, priority, tenant=tenant)
 
 # %% ../nbs/06c_frontend.ipynb #fb613d90
 @dataclass

@@ -103,7 +103,7 @@ async def Generate(self: GeneratorServicer, request, context):
         if rid in self.calls: raise APIError(f'request_id {rid!r} is already running', status=409)
         params = sampling_params(body_of(request.sampling), chat=False)
         prompt = prompt_of(request, self.svc.tokenizer)
-        groups = await self.svc.make_requests([prompt], params, request.priority, base=rid)
+        groups = await self.svc.make_requests([prompt], params, request.priority, base=rid, tenant=request.user)
     except APIError as e: await context.abort(status_code(e), str(e))
     live, sent = [], {}
     async def on_output(i, out):

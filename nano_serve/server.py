@@ -17,7 +17,8 @@ from tornado.iostream import StreamClosedError
 
 from fastcore.basics import patch
 
-from .scheduler import SamplingParams
+from .scheduler import SamplingParams, SCHEDULING_POLICIES
+from .allocator import EVICTION_POLICIES
 from .metrics import hardware_stats
 from .core import EngineClient
 from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
@@ -88,7 +89,7 @@ def start_stream(self: BaseHandler):
 @patch
 async def serve_generation(self: BaseHandler, body: dict, prompts: list, params: SamplingParams, envelope, stream_choices):
     "Run one API call's requests; returns (final outputs by choice, prompt tokens, output tokens), or None after a stream."
-    groups = await self.svc.make_requests(prompts, params, body.get('priority', 0))
+    groups = await self.svc.make_requests(prompts, params, body.get('priority', 0), tenant=body.get('user') or '')   # `user`: the tenant, for --scheduling-policy fair
     stream = body.get('stream', False)
     finals, sent, ntok = {}, {}, {}
     async def on_output(i, out):
@@ -310,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     a('--max-model-len', type=int, default=None, help="context limit (default: the model's)")
     a('--preemption-mode', default='swap', choices=['swap', 'recompute'], help='what to do with a request when the KV pool runs out')
     a('--swap-space', type=float, default=None, help='CPU memory for swapped KV blocks, GiB (default: 4 with CUDA, 0.25 on CPU)')
-    a('--scheduling-policy', default='fcfs', choices=['fcfs', 'priority'], help="order of the waiting queue; 'priority' honours the request's priority field")
+    a('--scheduling-policy', default='fcfs', choices=sorted(SCHEDULING_POLICIES),
+      help="order of the waiting queue (03_scheduler): 'priority' honours the request's priority field, 'spf' runs short prompts first, 'fair' shares tokens among the request's `user` values")
+    a('--eviction-policy', default='lru', choices=list(EVICTION_POLICIES), help='which cached prefix block to reuse first when the pool is full (02_allocator)')
     a('--no-prefix-caching', action='store_true', help='disable prefix caching')
     a('--speculative-config', type=json.loads, default=None,
       help='speculative decoding by prompt lookup, as JSON: \'{"method": "ngram", "num_speculative_tokens": 4}\'')
@@ -335,7 +338,7 @@ def engine_args(args) -> dict:
                 max_num_seqs=args.max_num_seqs, max_num_batched_tokens=args.max_num_batched_tokens,
                 enable_prefix_caching=not args.no_prefix_caching, load_format=args.load_format, seed=args.seed,
                 kv_cache_bytes=int(args.kv_cache_gib * 2**30), gpu_memory_utilization=args.gpu_memory_utilization,
-                max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy,
+                max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy, eviction_policy=args.eviction_policy,
                 preemption_mode=args.preemption_mode, swap_space=args.swap_space, speculative_config=args.speculative_config,
                 enforce_eager=args.enforce_eager, log_level=args.log_level.upper(), engine_core=args.engine_core,
                 async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size,

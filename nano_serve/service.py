@@ -111,13 +111,13 @@ def make_service(engine: EngineClient, tokenizer, model_name: str, api_key: str 
 
 # %% ../nbs/08a_service.ipynb #b3d5af34
 @patch
-async def make_requests(self: Service, prompts: list, params: SamplingParams, priority: int, base: str | None = None) -> list[list]:
+async def make_requests(self: Service, prompts: list, params: SamplingParams, priority: int, base: str | None = None, tenant: str = '') -> list[list]:
     "Validated engine requests `{base}-{prompt}-{choice}`, `n` per prompt, tokenized off the loop (a 400 on bad input, 429 when the queue is full, 503 without an engine)."
     self.check_admission()
     small = all(not isinstance(p, str) or len(p) <= INLINE_CHARS for p in prompts)
     base, make = base or uuid.uuid4().hex[:12], (self.loop_inputs if small else self.inputs).make_request
     def build():
-        return [[make(p, sp, f'{base}-{i}-{j}', priority) for j, sp in enumerate(expand_n(params))] for i, p in enumerate(prompts)]
+        return [[make(p, sp, f'{base}-{i}-{j}', priority, tenant) for j, sp in enumerate(expand_n(params))] for i, p in enumerate(prompts)]
     try: groups = build() if small else await self.in_pool(build)
     except ValueError as e:
         msg = str(e)

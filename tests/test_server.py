@@ -139,8 +139,8 @@ def test_64_concurrent_streams_match_sequential(server):
     assert server.wait_idle()['nano_serve:kv_cache_usage_perc'] == 0
 
 
-def test_api_key_admission_control_and_shutdown():
-    s = Server('--no-dashboard', '--api-key', 'sekret', '--max-waiting', '2', '--max-num-seqs', '1')
+def test_api_key_admission_control_and_shutdown():   # under the fair-share policy, tenants from `user`
+    s = Server('--no-dashboard', '--api-key', 'sekret', '--max-waiting', '2', '--max-num-seqs', '1', '--scheduling-policy', 'fair')
     try:
         with pytest.raises(AuthenticationError):
             s.client(api_key='wrong').completions.create(model=MODEL, prompt='hi', max_tokens=2)
@@ -149,8 +149,8 @@ def test_api_key_admission_control_and_shutdown():
         assert ok.usage.completion_tokens == 2
         async def flood():
             c = AsyncOpenAI(base_url=f'{s.base}/v1', api_key='sekret', max_retries=0, timeout=120)
-            return await asyncio.gather(*(c.completions.create(model=MODEL, prompt='x', max_tokens=64, extra_body={'ignore_eos': True})
-                                          for _ in range(8)), return_exceptions=True)
+            return await asyncio.gather(*(c.completions.create(model=MODEL, prompt='x', max_tokens=64, user=f'tenant{i % 2}', extra_body={'ignore_eos': True})
+                                          for i in range(8)), return_exceptions=True)
         res = asyncio.run(flood())
         limited = [r for r in res if isinstance(r, RateLimitError)]
         assert limited and all(r.response.headers.get('retry-after') for r in limited)

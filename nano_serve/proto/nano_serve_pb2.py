@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10nano_serve.proto\x12\rnano_serve.v1\"\xe0\x01\n\x0fGenerateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12,\n\ttoken_ids\x18\x03 \x01(\x0b\x32\x17.nano_serve.v1.TokenIdsH\x00\x12/\n\x08messages\x18\x04 \x01(\x0b\x32\x1b.nano_serve.v1.ChatMessagesH\x00\x12/\n\x08sampling\x18\x05 \x01(\x0b\x32\x1d.nano_serve.v1.SamplingParams\x12\x10\n\x08priority\x18\x06 \x01(\x05\x42\x07\n\x05input\"\x17\n\x08TokenIds\x12\x0b\n\x03ids\x18\x01 \x03(\r\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"<\n\x0c\x43hatMessages\x12,\n\x08messages\x18\x01 \x03(\x0b\x32\x1a.nano_serve.v1.ChatMessage\"\xe3\x04\n\x0eSamplingParams\x12\x0e\n\x01n\x18\x01 \x01(\rH\x01\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x02\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x03\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x04\x88\x01\x01\x12\x12\n\x05min_p\x18\x05 \x01(\x01H\x05\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x06 \x01(\x01H\x06\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x07 \x01(\x01H\x07\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x08 \x01(\x01H\x08\x88\x01\x01\x12\x11\n\x04seed\x18\t \x01(\x03H\t\x88\x01\x01\x12\x17\n\nmax_tokens\x18\n \x01(\rH\n\x88\x01\x01\x12\x0c\n\x04stop\x18\x0b \x03(\t\x12\x12\n\nignore_eos\x18\r \x01(\x08\x12\x15\n\x08logprobs\x18\x0e \x01(\rH\x0b\x88\x01\x01\x12\x15\n\x0bjson_schema\x18\x14 \x01(\tH\x00\x12\x15\n\x0bjson_object\x18\x15 \x01(\x08H\x00\x12\x0f\n\x05regex\x18\x16 \x01(\tH\x00\x12+\n\x06\x63hoice\x18\x17 \x01(\x0b\x32\x19.nano_serve.v1.StringListH\x00\x12\x11\n\x07grammar\x18\x18 \x01(\tH\x00\x42\x0c\n\nstructuredB\x04\n\x02_nB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x08\n\x06_min_pB\x15\n\x13_repetition_penaltyB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penaltyB\x07\n\x05_seedB\r\n\x0b_max_tokensB\x0b\n\t_logprobs\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"\xc1\x01\n\x10GenerateResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x11\n\ttoken_ids\x18\x03 \x03(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12-\n\x08logprobs\x18\x05 \x03(\x0b\x32\x1b.nano_serve.v1.TokenLogprob\x12\x15\n\rfinish_reason\x18\x06 \x01(\t\x12#\n\x05usage\x18\x07 \x01(\x0b\x32\x14.nano_serve.v1.Usage\"Y\n\x0cTokenLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\x12&\n\x03top\x18\x03 \x03(\x0b\x32\x19.nano_serve.v1.TopLogprob\"/\n\nTopLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"9\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\"#\n\x0c\x41\x62ortRequest\x12\x13\n\x0brequest_ids\x18\x01 \x03(\t\" \n\rAbortResponse\x12\x0f\n\x07\x61\x62orted\x18\x01 \x03(\t\"\x15\n\x13GetModelInfoRequest\"\xc1\x01\n\tModelInfo\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmax_model_len\x18\x02 \x01(\r\x12\x12\n\nvocab_size\x18\x03 \x01(\r\x12\x15\n\reos_token_ids\x18\x04 \x03(\r\x12\x15\n\rhas_tokenizer\x18\x05 \x01(\x08\x12\x15\n\rkv_block_size\x18\x06 \x01(\r\x12\x11\n\tkv_blocks\x18\x07 \x01(\r\x12\x0e\n\x06\x64\x65vice\x18\x08 \x01(\t\x12\r\n\x05\x64type\x18\t \x01(\t2\xec\x01\n\tGenerator\x12M\n\x08Generate\x12\x1e.nano_serve.v1.GenerateRequest\x1a\x1f.nano_serve.v1.GenerateResponse0\x01\x12\x42\n\x05\x41\x62ort\x12\x1b.nano_serve.v1.AbortRequest\x1a\x1c.nano_serve.v1.AbortResponse\x12L\n\x0cGetModelInfo\x12\".nano_serve.v1.GetModelInfoRequest\x1a\x18.nano_serve.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10nano_serve.proto\x12\rnano_serve.v1\"\xee\x01\n\x0fGenerateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12,\n\ttoken_ids\x18\x03 \x01(\x0b\x32\x17.nano_serve.v1.TokenIdsH\x00\x12/\n\x08messages\x18\x04 \x01(\x0b\x32\x1b.nano_serve.v1.ChatMessagesH\x00\x12/\n\x08sampling\x18\x05 \x01(\x0b\x32\x1d.nano_serve.v1.SamplingParams\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12\x0c\n\x04user\x18\x07 \x01(\tB\x07\n\x05input\"\x17\n\x08TokenIds\x12\x0b\n\x03ids\x18\x01 \x03(\r\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"<\n\x0c\x43hatMessages\x12,\n\x08messages\x18\x01 \x03(\x0b\x32\x1a.nano_serve.v1.ChatMessage\"\xe3\x04\n\x0eSamplingParams\x12\x0e\n\x01n\x18\x01 \x01(\rH\x01\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x02\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x03\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x04\x88\x01\x01\x12\x12\n\x05min_p\x18\x05 \x01(\x01H\x05\x88\x01\x01\x12\x1f\n\x12repetition_penalty\x18\x06 \x01(\x01H\x06\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x07 \x01(\x01H\x07\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x08 \x01(\x01H\x08\x88\x01\x01\x12\x11\n\x04seed\x18\t \x01(\x03H\t\x88\x01\x01\x12\x17\n\nmax_tokens\x18\n \x01(\rH\n\x88\x01\x01\x12\x0c\n\x04stop\x18\x0b \x03(\t\x12\x12\n\nignore_eos\x18\r \x01(\x08\x12\x15\n\x08logprobs\x18\x0e \x01(\rH\x0b\x88\x01\x01\x12\x15\n\x0bjson_schema\x18\x14 \x01(\tH\x00\x12\x15\n\x0bjson_object\x18\x15 \x01(\x08H\x00\x12\x0f\n\x05regex\x18\x16 \x01(\tH\x00\x12+\n\x06\x63hoice\x18\x17 \x01(\x0b\x32\x19.nano_serve.v1.StringListH\x00\x12\x11\n\x07grammar\x18\x18 \x01(\tH\x00\x42\x0c\n\nstructuredB\x04\n\x02_nB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x08\n\x06_top_kB\x08\n\x06_min_pB\x15\n\x13_repetition_penaltyB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penaltyB\x07\n\x05_seedB\r\n\x0b_max_tokensB\x0b\n\t_logprobs\"\x1c\n\nStringList\x12\x0e\n\x06values\x18\x01 \x03(\t\"\xc1\x01\n\x10GenerateResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\r\x12\x11\n\ttoken_ids\x18\x03 \x03(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12-\n\x08logprobs\x18\x05 \x03(\x0b\x32\x1b.nano_serve.v1.TokenLogprob\x12\x15\n\rfinish_reason\x18\x06 \x01(\t\x12#\n\x05usage\x18\x07 \x01(\x0b\x32\x14.nano_serve.v1.Usage\"Y\n\x0cTokenLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\x12&\n\x03top\x18\x03 \x03(\x0b\x32\x19.nano_serve.v1.TopLogprob\"/\n\nTopLogprob\x12\x10\n\x08token_id\x18\x01 \x01(\r\x12\x0f\n\x07logprob\x18\x02 \x01(\x02\"9\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\"#\n\x0c\x41\x62ortRequest\x12\x13\n\x0brequest_ids\x18\x01 \x03(\t\" \n\rAbortResponse\x12\x0f\n\x07\x61\x62orted\x18\x01 \x03(\t\"\x15\n\x13GetModelInfoRequest\"\xc1\x01\n\tModelInfo\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmax_model_len\x18\x02 \x01(\r\x12\x12\n\nvocab_size\x18\x03 \x01(\r\x12\x15\n\reos_token_ids\x18\x04 \x03(\r\x12\x15\n\rhas_tokenizer\x18\x05 \x01(\x08\x12\x15\n\rkv_block_size\x18\x06 \x01(\r\x12\x11\n\tkv_blocks\x18\x07 \x01(\r\x12\x0e\n\x06\x64\x65vice\x18\x08 \x01(\t\x12\r\n\x05\x64type\x18\t \x01(\t2\xec\x01\n\tGenerator\x12M\n\x08Generate\x12\x1e.nano_serve.v1.GenerateRequest\x1a\x1f.nano_serve.v1.GenerateResponse0\x01\x12\x42\n\x05\x41\x62ort\x12\x1b.nano_serve.v1.AbortRequest\x1a\x1c.nano_serve.v1.AbortResponse\x12L\n\x0cGetModelInfo\x12\".nano_serve.v1.GetModelInfoRequest\x1a\x18.nano_serve.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,33 +32,33 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'nano_serve_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GENERATEREQUEST']._serialized_start=36
-  _globals['_GENERATEREQUEST']._serialized_end=260
-  _globals['_TOKENIDS']._serialized_start=262
-  _globals['_TOKENIDS']._serialized_end=285
-  _globals['_CHATMESSAGE']._serialized_start=287
-  _globals['_CHATMESSAGE']._serialized_end=331
-  _globals['_CHATMESSAGES']._serialized_start=333
-  _globals['_CHATMESSAGES']._serialized_end=393
-  _globals['_SAMPLINGPARAMS']._serialized_start=396
-  _globals['_SAMPLINGPARAMS']._serialized_end=1007
-  _globals['_STRINGLIST']._serialized_start=1009
-  _globals['_STRINGLIST']._serialized_end=1037
-  _globals['_GENERATERESPONSE']._serialized_start=1040
-  _globals['_GENERATERESPONSE']._serialized_end=1233
-  _globals['_TOKENLOGPROB']._serialized_start=1235
-  _globals['_TOKENLOGPROB']._serialized_end=1324
-  _globals['_TOPLOGPROB']._serialized_start=1326
-  _globals['_TOPLOGPROB']._serialized_end=1373
-  _globals['_USAGE']._serialized_start=1375
-  _globals['_USAGE']._serialized_end=1432
-  _globals['_ABORTREQUEST']._serialized_start=1434
-  _globals['_ABORTREQUEST']._serialized_end=1469
-  _globals['_ABORTRESPONSE']._serialized_start=1471
-  _globals['_ABORTRESPONSE']._serialized_end=1503
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1505
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1526
-  _globals['_MODELINFO']._serialized_start=1529
-  _globals['_MODELINFO']._serialized_end=1722
-  _globals['_GENERATOR']._serialized_start=1725
-  _globals['_GENERATOR']._serialized_end=1961
+  _globals['_GENERATEREQUEST']._serialized_end=274
+  _globals['_TOKENIDS']._serialized_start=276
+  _globals['_TOKENIDS']._serialized_end=299
+  _globals['_CHATMESSAGE']._serialized_start=301
+  _globals['_CHATMESSAGE']._serialized_end=345
+  _globals['_CHATMESSAGES']._serialized_start=347
+  _globals['_CHATMESSAGES']._serialized_end=407
+  _globals['_SAMPLINGPARAMS']._serialized_start=410
+  _globals['_SAMPLINGPARAMS']._serialized_end=1021
+  _globals['_STRINGLIST']._serialized_start=1023
+  _globals['_STRINGLIST']._serialized_end=1051
+  _globals['_GENERATERESPONSE']._serialized_start=1054
+  _globals['_GENERATERESPONSE']._serialized_end=1247
+  _globals['_TOKENLOGPROB']._serialized_start=1249
+  _globals['_TOKENLOGPROB']._serialized_end=1338
+  _globals['_TOPLOGPROB']._serialized_start=1340
+  _globals['_TOPLOGPROB']._serialized_end=1387
+  _globals['_USAGE']._serialized_start=1389
+  _globals['_USAGE']._serialized_end=1446
+  _globals['_ABORTREQUEST']._serialized_start=1448
+  _globals['_ABORTREQUEST']._serialized_end=1483
+  _globals['_ABORTRESPONSE']._serialized_start=1485
+  _globals['_ABORTRESPONSE']._serialized_end=1517
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1519
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1540
+  _globals['_MODELINFO']._serialized_start=1543
+  _globals['_MODELINFO']._serialized_end=1736
+  _globals['_GENERATOR']._serialized_start=1739
+  _globals['_GENERATOR']._serialized_end=1975
 # @@protoc_insertion_point(module_scope)
