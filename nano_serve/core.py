@@ -62,6 +62,8 @@ class MetricsReply(msgspec.Struct, tag='metrics', array_like=True):
     finish_reasons: dict[str, int]
     hists: dict[str, Histogram]
     pool: list[int] | None = None
+    timelines: list[tuple[str, list[tuple[float, str]]]] = []   # (request id, (time, state) events): recent and live requests
+    now: float = 0.0                                            # the core's clock when this was taken (times above are on it)
 
 class Fatal(msgspec.Struct, tag='fatal', array_like=True):
     "The core could not start or hit an error it cannot survive."
@@ -91,9 +93,10 @@ def engine_core_class(spec: str | None):
 def metrics_reply(core, token: int, pool: bool) -> MetricsReply:
     "The core's metrics as one message."
     snap = core.metrics.snapshot()
+    live = [(r.request_id, list(r.events)) for r in list(core.scheduler.requests.values())[-64:]] if hasattr(core, 'scheduler') else []
     return MetricsReply(token, core.stats(), snap['steps'][-300:], list(snap['finished'])[-2000:], dict(snap['counters']),
                         {str(k): v for k, v in snap['finish_reasons'].items()}, snap['hists'],
-                        core.allocator.pool_cells() if pool else None)
+                        core.allocator.pool_cells() if pool else None, (snap['timelines'] + live)[-64:], time.monotonic())
 
 def error_deltas(request_ids, error: str) -> list[TokenDelta]:
     "Deltas that end these requests with reason 'error'."

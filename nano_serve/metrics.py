@@ -58,6 +58,7 @@ class Metrics:
     finished: deque = field(default_factory=lambda: deque(maxlen=2000))         # (time, ttft, tpot) of recent requests
     counters: Counter = field(default_factory=Counter)                          # totals: tokens, steps, requests, ...
     finish_reasons: Counter = field(default_factory=Counter)
+    timelines: deque = field(default_factory=lambda: deque(maxlen=64))         # (request id, events) of recent finished requests
     hists: dict = field(default_factory=lambda: {k: Histogram() for k in HISTOGRAMS})
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)   # readers live in other threads
 
@@ -81,6 +82,7 @@ class Metrics:
         "Add a finished request's latencies and token counts."
         with self.lock:
             self.finish_reasons[req.finish_reason] += 1
+            self.timelines.append((req.request_id, list(req.events)))
             c = self.counters
             c['requests_finished'] += 1; c['prompt_tokens'] += len(req.prompt_token_ids); c['generation_tokens'] += len(req.output_token_ids)
             h = self.hists
@@ -96,7 +98,7 @@ class Metrics:
         "A consistent copy of everything, for readers in other threads."
         with self.lock:
             return dict(steps=list(self.steps), finished=list(self.finished), counters=Counter(self.counters),
-                        finish_reasons=Counter(self.finish_reasons), hists=copy.deepcopy(self.hists))
+                        finish_reasons=Counter(self.finish_reasons), hists=copy.deepcopy(self.hists), timelines=list(self.timelines))
 
 # %% ../nbs/06d_metrics.ipynb #46b77f83
 def hardware_stats() -> dict:

@@ -109,8 +109,15 @@ class Request:
     draft_accepted: int | None = None    # speculative decoding: how many tokens of its last draft were right
     seq: int = field(default_factory=itertools.count().__next__)  # tie-breaker: submission order
     all_token_ids: list[int] = field(default_factory=list)  # prompt + output, kept up to date (no copy per engine step)
+    events: list[tuple[float, str]] = field(default_factory=list)   # (time, state entered): its timeline, for pictures
 
-    def __post_init__(self): self.all_token_ids = [*self.prompt_token_ids, *self.output_token_ids]
+    def __post_init__(self):
+        self.all_token_ids = [*self.prompt_token_ids, *self.output_token_ids]
+        self.events = [(self.arrival_time, 'waiting')]
+
+    def mark(self, state: str):
+        "Note that the request entered `state` (waiting, prefill, decode, preempted, finished) now."
+        if self.events[-1][1] != state: self.events.append((time.monotonic(), state))
 
     def append_token(self, tok: int):
         "Record one generated token."
@@ -232,6 +239,7 @@ def finish(self: Scheduler, request_id: str, reason: str):
     self.preemption.release(req)
     if hasattr(self.policy, 'finished'): self.policy.finished(req)
     req.status, req.finish_reason, req.finished_time = RequestStatus.FINISHED, reason, time.monotonic()
+    req.mark('finished')
 
 # %% ../nbs/03_scheduler.ipynb #af3c6cd9
 @patch
@@ -239,7 +247,7 @@ def _preempt(self: Scheduler, victim: Request, batch: ScheduledBatch):
     "Take `victim` off the device through the preemption object."
     self.running.remove(victim)
     victim.status = self.preemption.preempt(victim, self.allocator, batch)
-    victim.num_preemptions += 1
+    victim.num_preemptions += 1; victim.mark('preempted')
     self.num_preemptions[self.preemption.mode if victim.status == RequestStatus.SWAPPED else 'recompute'] += 1
     batch.preempted.append(victim.request_id)
     queue = self.swapped if victim.status == RequestStatus.SWAPPED else self.waiting
@@ -266,7 +274,7 @@ def _admit(self: Scheduler, req: Request, budget: int) -> int:
     if req.first_scheduled_time is None:
         self.allocator.count_prefix_query(len(req.prompt_token_ids), min(computed, len(req.prompt_token_ids)))
         req.first_scheduled_time = time.monotonic()
-    req.num_computed_tokens = computed
+    req.num_computed_tokens = computed; req.mark('prefill')
     return n
 
 @patch
@@ -314,7 +322,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
     while self.swapped and not starved and len(self.running) < self.max_num_seqs and not self._waiting_first():
         req = self.swapped[0]
         if not self.preemption.resume(req, self.allocator, batch): break
-        self.swapped.pop(0); req.status = RequestStatus.RUNNING
+        self.swapped.pop(0); req.status = RequestStatus.RUNNING; req.mark('decode')
         self.running.append(req); self._sort(self.running)
         n = min(req.num_tokens - req.num_computed_tokens, budget)
         if n and self.allocator.allocate(req.request_id, req.num_computed_tokens + n): planned.append((req, n, ())); budget -= n
@@ -353,7 +361,7 @@ def update(self: Scheduler, batch: ScheduledBatch, sampled: dict[str, list[int]]
         self.allocator.cache_blocks(req.request_id, req.all_token_ids, req.num_computed_tokens)
         if not toks: continue
         if req.first_token_time is None: req.first_token_time = now
-        out.append(req)
+        req.mark('decode'); out.append(req)
         if reason: self.finish(req.request_id, reason)
     return out
 
@@ -401,7 +409,7 @@ def resolve(self: Scheduler, batch: ScheduledBatch, marks: dict, sampled: dict[s
             self.allocator.cache_blocks(req.request_id, req.all_token_ids, min(computed, req.num_computed_tokens))
         if idx is None: continue
         if req.first_token_time is None: req.first_token_time = now
-        out.append((req, [tok]))
+        req.mark('decode'); out.append((req, [tok]))
         if reason := self._stop_reason(req, tok, idx):
             del req.output_token_ids[idx + 1:], req.all_token_ids[at + 1:]   # a placeholder of the step after, if any
             self.finish(req.request_id, reason)

@@ -65,10 +65,13 @@ def test_dashboard_renders_and_updates(dash_server, tmp_path):
         time.sleep(3)
         n2 = rows()
         running = page.evaluate("() => Bokeh.documents[0].get_model_by_name('timeseries').data.running.reduce((a, b) => Math.max(a, b), 0)")
+        states = page.evaluate("() => Bokeh.documents[0].get_model_by_name('timeline').data.state")      # the per-request Gantt chart
+        requests = page.evaluate("() => new Set(Bokeh.documents[0].get_model_by_name('timeline').data.request).size")
         page.screenshot(path=str(shots / 'dashboard.png'), full_page=True)
         for t in ts: t.join()
         browser.close()
     assert not errors, errors
     assert n2 > n1 >= 2, (n1, n2)          # the plots keep receiving rows while requests run
     assert running > 0
+    assert {'prefill', 'decode'} <= set(states) and requests >= 16, (set(states), requests)   # every one of the 16 requests has its row
     assert (shots / 'dashboard.png').stat().st_size > 20000

@@ -4,7 +4,7 @@ nbdev's `test_nb` runs each notebook (cells flagged with a `tst_flags` name from
 passed with `--flags`). Notebooks start longest first, by the times the last run left in `.nbtimes.json`, so the
 two slowest do not end up running one after the other at the end; a fresh clone starts them in name order.
 """
-import argparse, json, multiprocessing, sys, time
+import argparse, json, multiprocessing, re, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -23,12 +23,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--flags', default='', help='space-separated test flags to run anyway (e.g. "slow")')
     ap.add_argument('--n_workers', type=int, default=2)
-    ap.add_argument('--file_re', default='', help='only notebooks whose name contains this')
+    ap.add_argument('--file_re', default='', help='only notebooks whose name matches this regular expression')
     a = ap.parse_args()
     from nbdev.config import get_config
     cfg = get_config()
     skip, force = cfg.tst_flags.split(), a.flags.split()
-    files = sorted(str(p.absolute()) for p in Path(cfg.nbs_path).glob('*.ipynb') if not p.name.startswith(('_', '.')) and a.file_re in p.name)
+    files = sorted(str(p.absolute()) for p in Path(cfg.nbs_path).glob('*.ipynb') if not p.name.startswith(('_', '.')) and re.search(a.file_re, p.name))
     last = json.loads(TIMES.read_text()) if TIMES.exists() else {}
     files.sort(key=lambda f: -last.get(Path(f).name, 0))
     t0, results = time.time(), []
