@@ -3,7 +3,7 @@ PYTHON ?= python3
 PORT ?= 8000
 TRITON_INTERPRET ?= $(shell $(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)" 2>/dev/null || echo 1)
 
-.PHONY: install serve test test-all export proto
+.PHONY: install serve test test-all docs export proto
 
 install:  ## into the active Python: CPU torch first (a plain `torch` may pull a multi-GB CUDA build), then the project
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.13.0
@@ -21,8 +21,13 @@ test: install export
 	@git diff --quiet -- nano_serve README.md && test -z "$$(git ls-files --others --exclude-standard -- nano_serve README.md)" \
 	  || { echo "nano_serve/ or README.md differ from the notebooks: run 'make export' and commit"; git status --short -- nano_serve README.md; exit 1; }
 	@# two notebooks at once, one thread each (2 cores); without a GPU, Triton kernels run in its interpreter
-	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) $(PYTHON) tools/test_nbs.py --n_workers 2
-	$(PYTHON) -m pytest -q -m "not slow" --durations=8 tests
+	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --out _site/nbs
+	$(PYTHON) tools/book.py
+	NANO_SERVE_BOOK=_site $(PYTHON) -m pytest -q -m "not slow" --durations=8 tests
+
+docs: install export  ## the book: every notebook executed, with its outputs, as a static site in _site/ (open _site/index.html)
+	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --out _site/nbs
+	$(PYTHON) tools/book.py
 
 test-all: test  ## then the long runs marked slow (pytest's slow marker); CI runs this
 	$(PYTHON) -m pytest -q -m slow --durations=8 tests

@@ -1,7 +1,7 @@
 """Run the notebooks as tests, a few at a time, and print how long each took.
 
-nbdev's `test_nb` runs each notebook (cells flagged with a `tst_flags` name from settings.ini are skipped unless
-passed with `--flags`). Notebooks start longest first, by the times the last run left in `.nbtimes.json`, so the
+Each notebook runs as nbdev's `test_nb` runs it (cells flagged with a `tst_flags` name from settings.ini are skipped
+unless passed with `--flags`); with `--out`, the executed notebook is kept with its outputs for the book. Notebooks start longest first, by the times the last run left in `.nbtimes.json`, so the
 two slowest do not end up running one after the other at the end; a fresh clone starts them in name order.
 """
 import argparse, json, multiprocessing, re, sys, time
@@ -11,12 +11,31 @@ from pathlib import Path
 TIMES = Path('.nbtimes.json')
 
 
-def run_one(fn: str, skip: list[str], force: list[str]) -> tuple[str, bool, float]:
-    "Test one notebook; (name, passed, seconds)."
-    from nbdev.test import test_nb
-    t0 = time.time()
-    ok, _ = test_nb(Path(fn), skip_flags=skip, force_flags=force, basepath=Path.cwd())
-    return fn, ok, time.time() - t0
+def run_one(fn: str, skip: list[str], force: list[str], out: str | None = None) -> tuple[str, bool, float]:
+    "Run one notebook as nbdev's `test_nb` does, keeping its outputs in `out/` if given; (name, passed, seconds)."
+    import os, sys
+    from execnb.nbio import write_nb
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    t0, fn = time.time(), Path(fn)
+    sys.path.insert(0, str(Path.cwd())); os.environ['IN_TEST'] = '1'
+    flags = set(skip) - set(force)
+    nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
+    def no_eval(cell):
+        if cell.cell_type != 'code' or 'nbdev_export' + '(' in cell.source: return True
+        d = getattr(cell, 'directives_', {}) or {}
+        return d.get('eval:', [''])[0].lower() == 'false' or bool(flags & d.keys())
+    shell, ok = CaptureShell(fn), True
+    try:
+        with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)
+    except Exception:
+        sys.stderr.write(shell.prettytb(fname=fn) + '\n'); ok = False
+    if out and ok:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        write_nb(nb, Path(out) / fn.name)
+    return str(fn), ok, time.time() - t0
 
 
 def main():
@@ -24,6 +43,7 @@ def main():
     ap.add_argument('--flags', default='', help='space-separated test flags to run anyway (e.g. "slow")')
     ap.add_argument('--n_workers', type=int, default=2)
     ap.add_argument('--file_re', default='', help='only notebooks whose name matches this regular expression')
+    ap.add_argument('--out', default=None, help='keep each executed notebook, with its outputs, in this folder (tools/book.py renders them)')
     a = ap.parse_args()
     from nbdev.config import get_config
     cfg = get_config()
@@ -35,7 +55,7 @@ def main():
     # a fresh process per notebook: IPython takes over `__main__` in a worker, and memory goes back between notebooks
     with ProcessPoolExecutor(a.n_workers, mp_context=multiprocessing.get_context('spawn'), max_tasks_per_child=1) as pool:
         futures = []
-        for f in files: futures.append(pool.submit(run_one, f, skip, force)); time.sleep(0.05)
+        for f in files: futures.append(pool.submit(run_one, f, skip, force, a.out)); time.sleep(0.05)
         for fut in as_completed(futures):
             fn, ok, secs = fut.result()
             results.append((Path(fn).name, ok, secs))
