@@ -90,8 +90,7 @@ class EngineCore:
 def grammars_for(model, load_format: str, cfg) -> Grammars:
     "The structured-output compiler for this model's tokenizer (the core loads it only when a request first needs it)."
     tok = load_tokenizer(*resolve_model_source(model, load_format))
-    if tok is None: raise ValueError("structured outputs need the model's tokenizer, and this model has none (dummy weights)")
-    return Grammars(tok, cfg.vocab_size, [eos_token_id(tok, cfg.eos_token_id)])
+    return Grammars.of(tok, cfg.vocab_size, eos_token_id(tok, cfg.eos_token_id) if tok is not None else None)
 
 def make_proposer(config: dict | None) -> NgramProposer | None:
     "The draft proposer of a vLLM-style `speculative_config` (`{'method': 'ngram', 'num_speculative_tokens': 4, ...}`)."

@@ -123,10 +123,7 @@ class InputProcessor:
 
     def check_structured(self, spec: dict):
         "Compile a structured-outputs spec, so that one that does not compile is a `ValueError` before anything is queued."
-        if self.tokenizer is None: raise ValueError("structured outputs need the model's tokenizer, and this model has none (dummy weights)")
-        if self.grammars is None:
-            eos = self.limits.eos_token_id
-            self.grammars = Grammars(self.tokenizer, self.limits.vocab_size, [eos] if eos is not None else None)
+        if self.grammars is None: self.grammars = Grammars.of(self.tokenizer, self.limits.vocab_size, self.limits.eos_token_id)
         self.grammars.compile(spec)
 
     def tokenize(self, prompt) -> list[int]:

@@ -27,6 +27,12 @@ class Grammars:
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids or None)
         self.compiler = xgr.GrammarCompiler(info, max_threads=1)
 
+    @classmethod
+    def of(cls, tokenizer, vocab_size: int, eos_token_id: int | None):
+        "The grammars of a model's tokenizer and end token; the one error for a model without a tokenizer (dummy weights)."
+        if tokenizer is None: raise ValueError("structured outputs need the model's tokenizer, and this model has none (dummy weights)")
+        return cls(tokenizer, vocab_size, [eos_token_id] if eos_token_id is not None else None)
+
     def compile(self, spec: dict):
         "The compiled grammar of `spec` (one of `STRUCTURED_KINDS`), or a `ValueError` naming what is wrong with it."
         key = spec_key(spec)
