@@ -202,9 +202,8 @@ class ChatCompletionsHandler(BaseHandler):
             if calling and c.finish_reason == 'stop' and (calls := tool_calls_of(c.text)) is not None:
                 return {'role': 'assistant', 'content': None, 'tool_calls': calls}, 'tool_calls'
             return {'role': 'assistant', 'content': c.text}, c.finish_reason
-        choices = [{'index': i, 'message': message(c)[0], 'finish_reason': message(c)[1],
-                    'logprobs': chat_logprobs(tok, c.logprobs) if c.logprobs is not None else None}
-                   for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals))]
+        choices = [{'index': i, 'message': msg, 'finish_reason': why, 'logprobs': chat_logprobs(tok, c.logprobs) if c.logprobs is not None else None}
+                   for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals)) for msg, why in [message(c)]]
         self.write({**envelope(choices, usage=usage(n_prompt, n_out)), 'object': 'chat.completion'})
 
 # %% ../nbs/08_server.ipynb #f62e21b5
