@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['log', 'ToCore', 'FromCore', 'NewRequest', 'Finish', 'Snapshot', 'Shutdown', 'Ready', 'Deltas', 'MetricsReply',
            'Fatal', 'describe', 'engine_core_class', 'metrics_reply', 'error_deltas', 'CoreLoop', 'run_core',
-           'EngineDeadError', 'EngineClient']
+           'EngineDeadError', 'CoreHandle', 'EngineClient']
 
 # %% ../nbs/07_core.ipynb #646a7d1e
 import asyncio, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
+from dataclasses import dataclass
 import msgspec, torch, zmq, zmq.asyncio
 from fastcore.basics import patch
 
@@ -29,6 +30,7 @@ class NewRequest(msgspec.Struct, tag='add', array_like=True):
     priority: int
     arrival_time: float
     tenant: str = ''
+    client: int = 0          # which service process sent it: its outputs go back there
 
 class Finish(msgspec.Struct, tag='finish', array_like=True):
     "End these requests now, for this reason."
@@ -39,6 +41,7 @@ class Snapshot(msgspec.Struct, tag='snapshot', array_like=True):
     "Ask for a `MetricsReply` (with the block-pool picture if `pool`)."
     token: int
     pool: bool = False
+    client: int = 0
 
 class Shutdown(msgspec.Struct, tag='shutdown', array_like=True):
     "Stop stepping and exit."
@@ -104,13 +107,22 @@ def error_deltas(request_ids, error: str) -> list[TokenDelta]:
 
 # %% ../nbs/07_core.ipynb #41e59cea
 class CoreLoop:
-    "The engine-core process's loop: commands in, steps, `Deltas` out."
-    def __init__(self, core, pull, push):
-        self.core, self.pull, self.push = core, pull, push
+    "The engine-core process's loop: commands in, steps, `Deltas` out (to the service process that sent each request)."
+    def __init__(self, core, pull, pushes: list):
+        self.core, self.pull, self.pushes = core, pull, pushes
         self.enc, self.dec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(ToCore)
         self.running, self.parent = True, os.getppid()
+        self.owner: dict[str, int] = {}           # request id -> the client (service process) it came from
 
-    def send(self, msg): self.push.send(self.enc.encode(msg), copy=False)
+    def send(self, msg, client: int = 0): self.pushes[client].send(self.enc.encode(msg), copy=False)
+
+    def route(self, deltas: list[TokenDelta]):
+        "Send each client one `Deltas` with its own requests' news; forget the requests that ended."
+        own, mine = self.owner, {}
+        for d in deltas:
+            c = own.pop(d.request_id, 0) if d.finish_reason else own.get(d.request_id, 0)
+            mine.setdefault(c, []).append(d)
+        for c, ds in mine.items(): self.send(Deltas(ds), c)
 
     def apply(self, msg):
         "Carry out one command from the client."
@@ -118,10 +130,13 @@ class CoreLoop:
         if isinstance(msg, NewRequest):
             req = Request(msg.request_id, tuple(msg.prompt_token_ids), msg.params, msg.eos_token_id, msg.priority,
                           arrival_time=msg.arrival_time, tenant=msg.tenant)
-            try: c.add(req)
-            except ValueError as e: self.send(Deltas(error_deltas([req.request_id], str(e))))
-        elif isinstance(msg, Finish): c.finish(msg.request_ids, msg.reason)
-        elif isinstance(msg, Snapshot): self.send(metrics_reply(c, msg.token, msg.pool))
+            if req.request_id in self.owner: return self.send(Deltas(error_deltas([req.request_id], f'request id {req.request_id!r} is already in use')), msg.client)
+            try: c.add(req); self.owner[req.request_id] = msg.client
+            except ValueError as e: self.send(Deltas(error_deltas([req.request_id], str(e))), msg.client)
+        elif isinstance(msg, Finish):
+            c.finish(msg.request_ids, msg.reason)
+            for rid in msg.request_ids: self.owner.pop(rid, None)
+        elif isinstance(msg, Snapshot): self.send(metrics_reply(c, msg.token, msg.pool), msg.client)
         elif isinstance(msg, Shutdown): self.running = False
 
     def poll_commands(self):
@@ -140,7 +155,7 @@ class CoreLoop:
             ids = list(c.scheduler.requests)
             c.finish(ids, 'error')
             deltas = error_deltas(ids, f'engine step failed: {type(e).__name__}: {e}')
-        if deltas: self.send(Deltas(deltas))
+        if deltas: self.route(deltas)
 
     def run(self):
         "Serve until told to stop or orphaned."
@@ -149,46 +164,58 @@ class CoreLoop:
             if os.getppid() != self.parent: log.warning('engine core: parent process gone, exiting'); return
             if self.running and self.core.has_unfinished(): self.step()
 
-def run_core(engine_args: dict, to_core: str, from_core: str):
-    "Entry point of the engine-core process."
+def run_core(engine_args: dict, to_core: list[str], from_core: list[str]):
+    "Entry point of the engine-core process: one PULL fed by every client, one PUSH back to each."
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C reaches the whole group: the server decides when we stop
     logging.basicConfig(level=engine_args.pop('log_level', 'WARNING'), format='%(asctime)s %(levelname)s nano_serve.core: %(message)s')
     ctx = zmq.Context()
-    pull, push = ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
-    pull.connect(to_core); push.connect(from_core)
-    enc = msgspec.msgpack.Encoder()
+    pull, pushes = ctx.socket(zmq.PULL), [ctx.socket(zmq.PUSH) for _ in from_core]
+    for a in to_core: pull.connect(a)                 # a client that starts later is connected to already: zmq retries
+    for s, a in zip(pushes, from_core): s.connect(a)
+    push, enc = pushes[0], msgspec.msgpack.Encoder()  # client 0 started the core: it hears whether the start worked
     try:
         core = engine_core_class(engine_args.pop('engine_core', None))(**engine_args)
     except Exception as e:
         push.send(enc.encode(Fatal(f'{type(e).__name__}: {e}'))); push.close(linger=2000); raise SystemExit(1)
     push.send(enc.encode(Ready(core.limits, describe(core))))
-    loop, prof = CoreLoop(core, pull, push), os.environ.get('NANO_SERVE_CORE_PROFILE')
+    loop, prof = CoreLoop(core, pull, pushes), os.environ.get('NANO_SERVE_CORE_PROFILE')
     if prof:   # where the core's host time goes under real load: a cProfile dump, read with pstats
         import cProfile
         cProfile.runctx('loop.run()', globals(), {'loop': loop}, prof)
     else: loop.run()
     if hasattr(core, 'close'): core.close()          # tensor-parallel followers, if any
-    push.close(linger=1000); pull.close(linger=0); ctx.term()
+    for s in pushes: s.close(linger=1000)
+    pull.close(linger=0); ctx.term()
 
 # %% ../nbs/07_core.ipynb #c3f595ea
 class EngineDeadError(RuntimeError):
     "The engine-core process is gone."
 
+@dataclass
+class CoreHandle:
+    "What another service process needs to join a running core: every client's socket addresses, the core's pid, its limits."
+    to_core: list[str]
+    from_core: list[str]
+    pid: int
+    limits: EngineLimits
+    info: dict
+
 class EngineClient:
-    "The server's handle on an engine-core process: requests and aborts in, `RequestOutput`s out to asyncio queues."
-    def __init__(self, engine_args: dict, tokenizer, max_waiting: int = 256, on_dead=None):
-        self.engine_args, self.max_waiting, self.on_dead = dict(engine_args), max_waiting, on_dead
+    "A service process's handle on the engine-core process: requests and aborts in, `RequestOutput`s out to asyncio queues."
+    def __init__(self, engine_args: dict, tokenizer, max_waiting: int = 256, on_dead=None, clients: int = 1):
+        self.engine_args, self.max_waiting, self.on_dead, self.clients = dict(engine_args), max_waiting, on_dead, clients
         self.outputs = OutputProcessor(tokenizer)
         self.routes: dict[str, asyncio.Queue] = {}
         self.unstarted: set[str] = set()           # submitted, no token yet: what admission control counts
         self.waiters: dict[int, asyncio.Future] = {}
         self.tokens = itertools.count()
         self.limits, self.info, self.latest, self.pool_cells, self.dead, self.proc = None, {}, None, None, None, None
+        self.index, self.handle, self.core_pid, self.sentinel = 0, None, None, None
         self.enc, self.dec = msgspec.msgpack.Encoder(), msgspec.msgpack.Decoder(FromCore)
 
     @property
-    def alive(self) -> bool: return self.dead is None and self.proc is not None and self.proc.is_alive()
+    def alive(self) -> bool: return self.dead is None and self.core_pid is not None and (self.proc is None or self.proc.is_alive())
     def num_waiting(self) -> int: return len(self.unstarted)
 
 # %% ../nbs/07_core.ipynb #e770dfcf
@@ -201,13 +228,25 @@ async def _first_message(pull, proc, timeout: float):
     raise TimeoutError(f'engine core not ready after {timeout:.0f} s')
 
 @patch
-async def start(self: EngineClient, ready_timeout: float = 900):
-    "Spawn the core process and wait until it is ready; returns self."
-    self.tmp = tempfile.TemporaryDirectory(prefix='nano-serve-')
-    to_core, from_core = f'ipc://{self.tmp.name}/to-core', f'ipc://{self.tmp.name}/from-core'
+def _bind(self: EngineClient, to_core: str, from_core: str):
+    "Bind this client's two sockets (the core connects to them)."
     self.ctx = zmq.asyncio.Context()
     self.push, self.pull = self.ctx.socket(zmq.PUSH), self.ctx.socket(zmq.PULL)
     self.push.bind(to_core); self.pull.bind(from_core)
+
+@patch
+def _watch(self: EngineClient, sentinel: int):
+    "Notice the core's death at once: `sentinel` becomes readable when it ends; then start reading its messages."
+    loop, self.sentinel = asyncio.get_running_loop(), sentinel
+    loop.add_reader(sentinel, self._on_death)
+    self.reader = loop.create_task(self._receive())
+
+@patch
+async def start(self: EngineClient, ready_timeout: float = 900):
+    "Spawn the core process (with room for `clients` service processes) and wait until it is ready; returns self."
+    self.tmp = tempfile.TemporaryDirectory(prefix='nano-serve-')
+    to_core, from_core = ([f'ipc://{self.tmp.name}/{kind}-{i}' for i in range(self.clients)] for kind in ('to-core', 'from-core'))
+    self._bind(to_core[0], from_core[0])
     from nano_serve.core import run_core    # by its module path: a spawned child imports it from there
     # a daemonic process may not start processes: with tensor parallelism the core starts its followers (06e_workers),
     # so it is not daemonic then; the parent-death signal and `shutdown` still end it with the server
@@ -217,10 +256,21 @@ async def start(self: EngineClient, ready_timeout: float = 900):
     self.proc.start()
     msg = self.dec.decode(await _first_message(self.pull, self.proc, ready_timeout))
     if isinstance(msg, Fatal): raise RuntimeError(f'engine core failed to start: {msg.error}')
-    self.limits, self.info = msg.limits, msg.info
-    loop = asyncio.get_running_loop()
-    loop.add_reader(self.proc.sentinel, self._on_death)
-    self.reader = loop.create_task(self._receive())
+    self.limits, self.info, self.core_pid = msg.limits, msg.info, self.proc.pid
+    self.handle = CoreHandle(to_core, from_core, self.proc.pid, msg.limits, msg.info)
+    self._watch(self.proc.sentinel)
+    await self.refresh()
+    return self
+
+# %% ../nbs/07_core.ipynb #5be15783
+@patch
+async def attach(self: EngineClient, handle: CoreHandle, index: int):
+    "Join a running core as client `index` (another service process); returns self."
+    self.index, self.handle, self.limits, self.info, self.core_pid = index, handle, handle.limits, handle.info, handle.pid
+    try: pidfd = os.pidfd_open(handle.pid)
+    except ProcessLookupError: raise EngineDeadError(f'engine core process {handle.pid} is gone') from None
+    self._bind(handle.to_core[index], handle.from_core[index])
+    self._watch(pidfd)
     await self.refresh()
     return self
 
@@ -270,9 +320,10 @@ async def _receive(self: EngineClient, batch: int = 64):
 @patch
 def _on_death(self: EngineClient):
     "The core process ended: fail every open request now and tell the server."
-    asyncio.get_running_loop().remove_reader(self.proc.sentinel)
-    self.proc.join(1)
-    self.dead = f'engine core process {self.proc.pid} exited with code {self.proc.exitcode}'
+    asyncio.get_running_loop().remove_reader(self.sentinel)
+    if self.proc is not None: self.proc.join(1); how = f' with code {self.proc.exitcode}'
+    else: os.close(self.sentinel); how = ''     # not our child: its exit code is its parent's to read
+    self.dead = f'engine core process {self.core_pid} exited{how}'
     log.error('%s; failing %d open requests', self.dead, len(self.routes))
     self._fail_all(EngineDeadError(self.dead))
     if self.on_dead is not None: self.on_dead(self.dead)
@@ -300,7 +351,7 @@ def submit(self: EngineClient, reqs: list[Request], prompt: str | None) -> async
     for r in reqs:
         self.routes[r.request_id] = q; self.unstarted.add(r.request_id)
         self.outputs.add(r, prompt)
-        self._send(NewRequest(r.request_id, list(r.prompt_token_ids), r.params, r.eos_token_id, r.priority, r.arrival_time, r.tenant))
+        self._send(NewRequest(r.request_id, list(r.prompt_token_ids), r.params, r.eos_token_id, r.priority, r.arrival_time, r.tenant, self.index))
     return q
 
 @patch
@@ -313,7 +364,7 @@ def abort(self: EngineClient, request_ids: list[str]):
 @patch
 def request_refresh(self: EngineClient, pool: bool = False):
     "Ask for a metrics snapshot without waiting for it (it lands in `latest`, the pool picture in `pool_cells`)."
-    self._send(Snapshot(next(self.tokens), pool))
+    self._send(Snapshot(next(self.tokens), pool, self.index))
 
 @patch
 async def refresh(self: EngineClient, pool: bool = False, timeout: float = 2.0) -> MetricsReply | None:
@@ -321,18 +372,21 @@ async def refresh(self: EngineClient, pool: bool = False, timeout: float = 2.0) 
     if self.dead is not None: return self.latest
     token = next(self.tokens)
     fut = self.waiters[token] = asyncio.get_running_loop().create_future()
-    self._send(Snapshot(token, pool))
+    self._send(Snapshot(token, pool, self.index))
     try: return await asyncio.wait_for(fut, timeout)
     except (asyncio.TimeoutError, EngineDeadError): return self.latest
     finally: self.waiters.pop(token, None)
 
 @patch
 async def shutdown(self: EngineClient, timeout: float = 5.0):
-    "Fail open requests, ask the core to exit, and make sure it has (terminate, then kill)."
+    "Fail open requests; if this client started the core, ask it to exit and make sure it has (terminate, then kill)."
+    if self.handle is None: return                  # never started
+    if self.proc is None and self.dead is None: self._send(Finish(list(self.routes), 'abort'))   # a core we share frees our requests
     self._fail_all(RuntimeError('server shutting down'))
-    if self.proc is None: return
-    if self.proc.is_alive():
-        asyncio.get_running_loop().remove_reader(self.proc.sentinel)
+    if self.dead is None: asyncio.get_running_loop().remove_reader(self.sentinel)
+    if self.proc is None:
+        if self.dead is None: os.close(self.sentinel)
+    elif self.proc.is_alive():
         self._send(Shutdown())
         t0 = time.monotonic()
         while self.proc.is_alive() and time.monotonic() - t0 < timeout: await asyncio.sleep(0.05)
@@ -340,4 +394,5 @@ async def shutdown(self: EngineClient, timeout: float = 5.0):
         if self.proc.is_alive(): self.proc.kill(); self.proc.join(2)
     self.dead = self.dead or 'shut down'
     self.reader.cancel()
-    self.push.close(linger=0); self.pull.close(linger=0); self.ctx.term(); self.tmp.cleanup()
+    self.push.close(linger=500 if self.proc is None else 0); self.pull.close(linger=0); self.ctx.term()
+    if self.proc is not None: self.tmp.cleanup()

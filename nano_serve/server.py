@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['log', 'BaseHandler', 'normalize_prompts', 'completion_logprobs', 'CompletionsHandler', 'chat_logprobs',
            'ChatCompletionsHandler', 'ModelsHandler', 'HealthHandler', 'MetricsHandler', 'EngineCollector',
-           'api_routes', 'metrics_registry', 'build_parser', 'engine_args', 'model_name', 'install_shutdown', 'main',
+           'api_routes', 'metrics_registry', 'build_parser', 'engine_args', 'model_name', 'install_shutdown',
+           'stop_processes', 'tokenizer_of', 'max_waiting_share', 'listen', 'run_service', 'start_services', 'main',
            'wait_ready']
 
 # %% ../nbs/08_server.ipynb #5b0825c3
-import argparse, json, logging, signal, sys, time, uuid
+import argparse, asyncio, json, logging, multiprocessing, os, signal, sys, time, uuid
 from collections import Counter
 
 import tornado.web
@@ -23,7 +24,7 @@ from .metrics import hardware_stats
 from .core import EngineClient
 from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
 from .tools import check_tools, tool_choice, call_schema, with_tools, tool_calls_of
-from .workers import free_port
+from .workers import free_port, die_with_parent
 from .quantization import QUANTIZATION_METHODS
 
 log = logging.getLogger('nano_serve')
@@ -217,7 +218,7 @@ class HealthHandler(BaseHandler):
     "GET /health: 200 while the engine-core process runs (with its pid), 503 otherwise."
     def get(self):
         if not self.engine.alive: raise APIError(f'the engine is not running ({self.engine.dead})', status=503, type='server_error')
-        self.write({'status': 'ok', 'engine_core_pid': self.engine.proc.pid})
+        self.write({'status': 'ok', 'engine_core_pid': self.engine.core_pid, 'service_pid': os.getpid(), 'service_index': self.engine.index})
 
 class MetricsHandler(BaseHandler):
     "GET /metrics in Prometheus text format, from a fresh snapshot of the core's metrics."
@@ -327,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     a('--engine-core', default=None, help="'module:Class' of an engine core to run instead of EngineCore (experiments; bench/service_overhead.py)")
     a('--seed', type=int, default=0, help='seed for unseeded sampling')
     a('--no-dashboard', action='store_true', help='do not serve the /dashboard page')
+    a('--api-server-count', type=int, default=1,
+      help='service processes (HTTP, tokenizing, detokenizing) in front of the one engine core, sharing --port through SO_REUSEPORT (07_core)')
+    a('--dashboard-port', type=int, default=None, help='with --api-server-count above 1, the dashboard gets a port of its own (default: --port + 1)')
     a('--grpc-port', type=int, default=None, help='also serve the gRPC API (nano_serve.v1.Generator, health, reflection) on this port (08b_grpc)')
     a('--log-level', default='info', help='debug, info, warning')
     return p
@@ -350,11 +354,14 @@ def model_name(args) -> str:
     return 'SmolLM2-135M-Instruct' if args.model is None else Path(str(args.model).rstrip('/')).name
 
 # %% ../nbs/08_server.ipynb #ee413014
-def install_shutdown(server, engine: EngineClient, io_loop, exit_code: list, grace: float = 3.0, grpc_server=None):
-    "SIGINT/SIGTERM: stop cleanly (exit 0). A dead engine core: exit 1 after `grace` seconds of 503s (and gRPC NOT_SERVING)."
+def install_shutdown(server, engine: EngineClient, io_loop, exit_code: list, grace: float = 3.0, grpc_server=None, services=()):
+    "SIGINT/SIGTERM: stop cleanly (exit 0). A dead engine core: exit 1 after `grace` seconds of 503s (and gRPC NOT_SERVING). A dead service process: exit 1."
+    stopping = []
     async def shutdown():
-        log.info('shutting down'); server.stop()
+        if stopping: return
+        log.info('shutting down'); stopping.append(1); server.stop()
         if grpc_server is not None: await grpc_server.stop()
+        await stop_processes(services)     # the other service processes first: they must not see the core go
         await engine.shutdown()
         io_loop.stop()
     def on_dead(why: str):
@@ -362,38 +369,118 @@ def install_shutdown(server, engine: EngineClient, io_loop, exit_code: list, gra
         exit_code[0] = 1
         if grpc_server is not None: grpc_server.engine_died()
         io_loop.call_later(grace, io_loop.stop)
+    def on_service_death(p):
+        io_loop.remove_handler(p.sentinel)
+        if stopping: return
+        log.error('service process %d exited with code %s: stopping the server', p.pid, p.exitcode)
+        exit_code[0] = 1
+        io_loop.add_callback(shutdown)
     engine.on_dead = on_dead
+    for p in services: io_loop.add_handler(p.sentinel, lambda fd, ev, p=p: on_service_death(p), io_loop.READ)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: io_loop.add_callback_from_signal(shutdown))
 
+async def stop_processes(procs, timeout: float = 5.0):
+    "SIGTERM these processes, wait for them, SIGKILL what is left."
+    for p in procs:
+        if p.is_alive(): p.terminate()
+    t0 = time.monotonic()
+    while any(p.is_alive() for p in procs) and time.monotonic() - t0 < timeout: await asyncio.sleep(0.05)
+    for p in procs:
+        if p.is_alive(): p.kill()
+        p.join(2)
+
+# %% ../nbs/08_server.ipynb #17af1c30
+def tokenizer_of(args):
+    "The service's tokenizer: `--tokenizer`, or the model's own."
+    from nano_serve.model import load_tokenizer, resolve_model_source
+    if args.tokenizer:
+        from transformers import AutoTokenizer
+        return AutoTokenizer.from_pretrained(args.tokenizer)
+    return load_tokenizer(*resolve_model_source(args.model, args.load_format))
+
+def max_waiting_share(args) -> int:
+    "Each service process's share of `--max-waiting` (admission control counts per process)."
+    return -(-args.max_waiting // args.api_server_count)
+
+def listen(args, svc: Service, engine: EngineClient, io_loop, dashboard: bool):
+    "Start this process's HTTP server: the API on `--port` (shared when there are several processes), and the dashboard if asked."
+    name, shared = svc.model_name, args.api_server_count > 1
+    routes = api_routes(svc, metrics_registry(engine, name))
+    body_cap = max(svc.max_body_bytes * 8, 2**30)    # Tornado's own hard limit, far above ours: we answer 413 ourselves
+    if dashboard and not shared:
+        from nano_serve.dashboard import dashboard_server
+        return dashboard_server(routes, engine, args.host, args.port, io_loop, max_body_size=body_cap)
+    server = tornado.web.Application(routes).listen(args.port, args.host, max_body_size=body_cap, reuse_port=shared)
+    if dashboard:
+        from nano_serve.dashboard import dashboard_server
+        dashboard_server(routes, engine, args.host, args.dashboard_port or args.port + 1, io_loop, max_body_size=body_cap)
+    return server
+
+# %% ../nbs/08_server.ipynb #5d3d094d
+def run_service(args, index: int, handle, ready):
+    "Entry point of service process `index` > 0: the same API on the same port, attached to the running core."
+    from tornado.ioloop import IOLoop
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C reaches the whole group: process 0 decides when we stop
+    logging.basicConfig(level=args.log_level.upper(), format=f'%(asctime)s %(levelname)s %(name)s[{index}]: %(message)s')
+    io_loop = IOLoop.current()
+    try:
+        tokenizer = tokenizer_of(args)
+        engine = EngineClient({}, tokenizer, max_waiting_share(args))
+        io_loop.run_sync(lambda: engine.attach(handle, index))
+        svc = make_service(engine, tokenizer, model_name(args), args.api_key, args.max_body_mb)
+        server = listen(args, svc, engine, io_loop, dashboard=False)
+    except Exception as e: ready.send(f'{type(e).__name__}: {e}'); raise SystemExit(1)
+    ready.send('ready')
+    exit_code = [0]
+    install_shutdown(server, engine, io_loop, exit_code)
+    io_loop.start()
+    raise SystemExit(exit_code[0])
+
+def start_services(args, handle, timeout: float = 300) -> list:
+    "Start service processes 1 .. N-1 and wait until each listens (raise if one fails)."
+    from nano_serve.server import run_service    # by its module path: a spawned child imports it from there
+    ctx, procs = multiprocessing.get_context('spawn'), []
+    for i in range(1, args.api_server_count):
+        mine, theirs = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=run_service, args=(args, i, handle, theirs), name=f'nano-serve-service-{i}', daemon=True)
+        p.start(); procs.append((p, mine))
+    t0 = time.monotonic()
+    for p, conn in procs:
+        while not conn.poll(0.2):
+            if not p.is_alive() or time.monotonic() - t0 > timeout:
+                for q, _ in procs: q.kill()
+                raise RuntimeError(f'service process {p.name} exited with code {p.exitcode} before it was ready')
+        msg = conn.recv()
+        if msg != 'ready':
+            for q, _ in procs: q.kill()
+            raise RuntimeError(f'service process {p.name} failed to start: {msg}')
+    return [p for p, _ in procs]
+
+# %% ../nbs/08_server.ipynb #5bd702be
 def main(argv=None):
     "Entry point of `nano_serve_server`."
     from tornado.ioloop import IOLoop
-    from nano_serve.model import load_tokenizer, resolve_model_source
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=args.log_level.upper(), format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    name, io_loop = model_name(args), IOLoop.current()
-    if args.tokenizer:
-        from transformers import AutoTokenizer
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    else: tokenizer = load_tokenizer(*resolve_model_source(args.model, args.load_format))
-    engine = EngineClient(engine_args(args), tokenizer, args.max_waiting)
+    if args.api_server_count < 1: raise SystemExit('--api-server-count must be at least 1')
+    name, io_loop, n = model_name(args), IOLoop.current(), args.api_server_count
+    tokenizer = tokenizer_of(args)
+    engine = EngineClient(engine_args(args), tokenizer, max_waiting_share(args), clients=n)
     try: io_loop.run_sync(engine.start)
     except Exception as e: log.error('%s', e); raise SystemExit(1)
     svc = make_service(engine, tokenizer, name, args.api_key, args.max_body_mb)
-    routes = api_routes(svc, metrics_registry(engine, name))
-    body_cap = max(svc.max_body_bytes * 8, 2**30)    # Tornado's own hard limit, far above ours: we answer 413 ourselves
-    if args.no_dashboard:
-        server = tornado.web.Application(routes).listen(args.port, args.host, max_body_size=body_cap)
-    else:
-        from nano_serve.dashboard import dashboard_server
-        server = dashboard_server(routes, engine, args.host, args.port, io_loop, max_body_size=body_cap)
+    server = listen(args, svc, engine, io_loop, dashboard=not args.no_dashboard)
+    try: services = start_services(args, engine.handle) if n > 1 else []    # after process 0 listens: /health is never 200 before it
+    except Exception as e: log.error('%s', e); server.stop(); io_loop.run_sync(engine.shutdown); raise SystemExit(1)
     i = engine.info
     log.info('model %s on %s (%s); KV pool %d blocks of %d tokens (%d MiB); engine core pid %d', name, i['device'], i['dtype'],
              i['kv_blocks'], i['block_size'], i['kv_mib'], i['pid'])
     if 'paths' in i: log.info('engine paths: %s', i['paths'])
-    log.info('listening on http://%s:%d/v1 ; metrics at /metrics%s', args.host, args.port,
-             '' if args.no_dashboard else f' ; dashboard at http://{args.host}:{args.port}/dashboard')
+    dash = args.port if n == 1 else (args.dashboard_port or args.port + 1)
+    log.info('listening on http://%s:%d/v1 (%d service process%s) ; metrics at /metrics%s', args.host, args.port, n, 'es' if n > 1 else '',
+             '' if args.no_dashboard else f' ; dashboard at http://{args.host}:{dash}/dashboard')
     grpc_server = None
     if args.grpc_port is not None:
         from nano_serve.grpc_server import GrpcServer   # grpcio loads only when asked for
@@ -401,8 +488,9 @@ def main(argv=None):
         io_loop.run_sync(grpc_server.start)
         log.info('gRPC on %s (nano_serve.v1.Generator, grpc.health.v1, reflection)', grpc_server.address)
     exit_code = [0]
-    install_shutdown(server, engine, io_loop, exit_code, grpc_server=grpc_server)
+    install_shutdown(server, engine, io_loop, exit_code, grpc_server=grpc_server, services=services)
     io_loop.start()
+    if any(p.is_alive() for p in services): io_loop.run_sync(lambda: stop_processes(services))
     if engine.proc.is_alive(): io_loop.run_sync(engine.shutdown)
     raise SystemExit(exit_code[0])
 
