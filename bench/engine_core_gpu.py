@@ -1,12 +1,13 @@
 """Issue 12 on a GPU: the served engine against the offline engine on the same workload, same machine, same run.
 
-    python bench/engine_core_gpu.py --out DIR [--shapes qwen3-0.6b,llama-3.1-8b] [--clients 4] [--baseline .base]
+    python bench/engine_core_gpu.py --out DIR [--shapes qwen3-0.6b,llama-3.1-8b] [--clients 8] [--api-server-counts 1,2,4] [--baseline .base]
 
 For each model shape (random weights of the real shape; the bundled SmolLM2 tokenizer in `.gputok`, so the server
 detokenizes and streams text as it would for a real model):
   1. offline: `nano_serve_bench throughput`, 512 prompts of 430 tokens, 128 out, max_num_seqs 256, budget 8192;
   2. served: `nano_serve_server` on the same model and limits, driven by `nano_serve_bench serve` at 256 concurrent
-     streams from `--clients` client processes, after a short warm-up; the server's own generation counter is read too.
+     streams from `--clients` client processes, after a short warm-up; the server's own generation counter is read too;
+     once for each number of service processes in `--api-server-counts`, with each process's CPU use during the run.
 With `--baseline DIR` (a copy of an older `nano_serve` package), step 2 is repeated with that code's server.
 Then the GPU's busy fraction during the offline nano-vllm workload (torch profiler, kernels only). Each phase runs in
 its own process, so GPU memory is free between them. Results: DIR/engine_core_gpu.json, one line per phase on stdout.
@@ -58,6 +59,19 @@ def step_mix(before: dict, after: dict) -> dict:
                 prefill_step_ms=1e3 * d['step_prefill_seconds_sum'] / max(n_p, 1), decode_step_ms=1e3 * d['step_decode_seconds_sum'] / max(n_d, 1),
                 prefill_tokens=d['prefill_tokens_total'], decode_tokens=d['decode_tokens_total'])
 
+def processes(srv_pid: int) -> list:
+    "The server process and all its descendants (the core, the other service processes, helpers)."
+    import psutil
+    return [psutil.Process(srv_pid)] + psutil.Process(srv_pid).children(recursive=True)
+
+def cpu_of(procs) -> dict:
+    "CPU seconds (user + system) per pid."
+    out = {}
+    for p in procs:
+        try: out[p.pid] = sum(p.cpu_times()[:2])
+        except Exception: pass
+    return out
+
 def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int, env_extra: dict | None = None) -> dict:
     "Start a server (code from `pythonpath`), warm it, drive it at 256 concurrent streams; client and server figures."
     base = f'http://127.0.0.1:{port}'
@@ -71,11 +85,18 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
         env = {'PYTHONPATH': f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}      # the client is always this tree's
         run_json(bench + ['--num-prompts', '64', '--max-concurrency', '64', '--seed', '7'], out.with_suffix('.warm.json'), env)
         before = scrape(base)
+        core_pid = json.loads(urllib.request.urlopen(base + '/health', timeout=10).read()).get('engine_core_pid')
+        try: procs = processes(srv.pid)
+        except Exception: procs = []
+        c0, t0 = cpu_of(procs), time.time()
         r = run_json(bench + ['--num-prompts', '512', '--max-concurrency', '256', '--client-processes', str(clients)], out, env)
+        c1, wall = cpu_of(procs), time.time() - t0
+        util = {pid: round((c1[pid] - c0[pid]) / wall, 3) for pid in c1 if pid in c0 and c1[pid] - c0[pid] > 0.05 * wall}
         mix = step_mix(before, scrape(base))
         keep = ('completed', 'failed', 'duration', 'output_throughput', 'server_output_tok_s', 'server_generation_tokens', 'limit',
                 'client_cpu_util', 'client_processes', 'median_ttft_ms', 'median_tpot_ms', 'p99_itl_ms', 'error', 'stderr', 'errors')
-        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}, 'steps': mix}
+        return {'ready_s': ready_s, **{k: r.get(k) for k in keep}, 'steps': mix,
+                'core_cpu_util': util.pop(core_pid, None), 'service_cpu_util': sorted(util.values(), reverse=True)}   # busy processes only
     finally:
         srv.terminate()
         try: srv.wait(30)
@@ -86,7 +107,8 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--out', default=os.environ.get('OUT', '/tmp/out')); p.add_argument('--shapes', default='qwen3-0.6b,llama-3.1-8b')
-    p.add_argument('--clients', type=int, default=4); p.add_argument('--baseline', default=None)
+    p.add_argument('--clients', type=int, default=8); p.add_argument('--baseline', default=None)
+    p.add_argument('--api-server-counts', default='1', help='serve once per number of service processes, e.g. 1,2,4')
     p.add_argument('--baseline-first', action='store_true', help='run the baseline server before ours (disk caches warm for ours)')
     p.add_argument('--profile-core', action='store_true', help='a second served run of ours with the core under cProfile')
     a = p.parse_args()
@@ -99,9 +121,12 @@ def main():
         r['offline'] = offline(shape, tok, out / f'{shape}-offline.json')
         print(shape, 'offline', r['offline'], flush=True)
         margs = ['--model', shape, '--load-format', 'dummy', '--tokenizer', tok]
-        def ours(): 
-            r['served'] = served(margs, str(ROOT), a.clients, out / f'{shape}-served.json', 8100 + i)
-            print(shape, 'served', r['served'], flush=True)
+        def ours():
+            for n in map(int, a.api_server_counts.split(',')):
+                key = 'served' if n == 1 else f'served_x{n}'
+                r[key] = served(margs + ['--api-server-count', str(n)], str(ROOT), a.clients, out / f'{shape}-{key}.json', 8100 + 10 * n + i)
+                print(shape, key, r[key], flush=True)
+                (out / 'engine_core_gpu.json').write_text(json.dumps(res, indent=1))
         def theirs():   # the old server has no --tokenizer: an HF folder with random weights and the tokenizer
             folder = '/tmp/qwen3-0.6b-hf'
             if not Path(folder).exists(): subprocess.run([sys.executable, str(ROOT / 'bench' / 'make_hf_folder.py'), shape, tok, folder], check=True)
@@ -117,7 +142,7 @@ def main():
             for key in ('tottime', 'cumulative'):
                 buf = io.StringIO(); pstats.Stats(str(prof), stream=buf).sort_stats(key).print_stats(25)
                 (out / f'{shape}-core-{key}.txt').write_text(buf.getvalue())
-        for k in ('served', 'served_baseline'):
+        for k in [k for k in list(r) if k.startswith('served') and not k.endswith('offline')]:
             s, o = r.get(k, {}), r['offline'].get('output_tok_s')
             if s.get('server_output_tok_s') and o: r[f'{k}_over_offline'] = s['server_output_tok_s'] / o
         (out / 'engine_core_gpu.json').write_text(json.dumps(res, indent=1))
