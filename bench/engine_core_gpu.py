@@ -62,7 +62,10 @@ def step_mix(before: dict, after: dict) -> dict:
 def processes(srv_pid: int) -> list:
     "The server process and all its descendants (the core, the other service processes, helpers)."
     import psutil
-    return [psutil.Process(srv_pid)] + psutil.Process(srv_pid).children(recursive=True)
+    for _ in range(5):
+        try: return [psutil.Process(srv_pid)] + psutil.Process(srv_pid).children(recursive=True)
+        except psutil.Error as e: err = e          # a helper ended while we walked the tree: look again
+    raise err
 
 def cpu_of(procs) -> dict:
     "CPU seconds (user + system) per pid."
@@ -86,11 +89,11 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
         run_json(bench + ['--num-prompts', '64', '--max-concurrency', '64', '--seed', '7'], out.with_suffix('.warm.json'), env)
         before = scrape(base)
         core_pid = json.loads(urllib.request.urlopen(base + '/health', timeout=10).read()).get('engine_core_pid')
-        try: procs = processes(srv.pid)
-        except Exception: procs = []
+        procs = processes(srv.pid)
         c0, t0 = cpu_of(procs), time.time()
         r = run_json(bench + ['--num-prompts', '512', '--max-concurrency', '256', '--client-processes', str(clients)], out, env)
         c1, wall = cpu_of(procs), time.time() - t0
+        print(f'  {out.name}: ready {ready_s:.0f} s, measured run (client processes included) {wall:.0f} s', flush=True)
         util = {pid: round((c1[pid] - c0[pid]) / wall, 3) for pid in c1 if pid in c0 and c1[pid] - c0[pid] > 0.05 * wall}
         mix = step_mix(before, scrape(base))
         keep = ('completed', 'failed', 'duration', 'output_throughput', 'server_output_tok_s', 'server_generation_tokens', 'limit',

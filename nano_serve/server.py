@@ -6,8 +6,7 @@
 __all__ = ['log', 'BaseHandler', 'normalize_prompts', 'completion_logprobs', 'CompletionsHandler', 'chat_logprobs',
            'ChatCompletionsHandler', 'ModelsHandler', 'HealthHandler', 'MetricsHandler', 'EngineCollector',
            'api_routes', 'metrics_registry', 'build_parser', 'engine_args', 'model_name', 'install_shutdown',
-           'stop_processes', 'tokenizer_of', 'max_waiting_share', 'listen', 'run_service', 'start_services', 'main',
-           'wait_ready']
+           'stop_processes', 'tokenizer_of', 'listen', 'run_service', 'start_services', 'main', 'wait_ready']
 
 # %% ../nbs/08_server.ipynb #5b0825c3
 import argparse, asyncio, json, logging, multiprocessing, os, signal, sys, time, uuid
@@ -318,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     a('--speculative-config', type=json.loads, default=None,
       help='speculative decoding by prompt lookup, as JSON: \'{"method": "ngram", "num_speculative_tokens": 4}\'')
     a('--api-key', default=None, help='require "Authorization: Bearer KEY" on /v1/* requests')
-    a('--max-waiting', type=int, default=256, help='answer 429 when more requests than this are waiting')
+    a('--max-waiting', type=int, default=256, help='answer 429 when more requests than this are waiting (counted per service process)')
     a('--max-body-mb', type=float, default=16, help='answer 413 to request bodies larger than this')
     a('--enforce-eager', action='store_true', help='no CUDA graphs or compiled fusions on the GPU')
     a('--no-async-scheduling', action='store_true', help='plain steps: do not plan the next step while the GPU runs this one')
@@ -399,10 +398,6 @@ def tokenizer_of(args):
         return AutoTokenizer.from_pretrained(args.tokenizer)
     return load_tokenizer(*resolve_model_source(args.model, args.load_format))
 
-def max_waiting_share(args) -> int:
-    "Each service process's share of `--max-waiting` (admission control counts per process)."
-    return -(-args.max_waiting // args.api_server_count)
-
 def listen(args, svc: Service, engine: EngineClient, io_loop, dashboard: bool):
     "Start this process's HTTP server: the API on `--port` (shared when there are several processes), and the dashboard if asked."
     name, shared = svc.model_name, args.api_server_count > 1
@@ -427,7 +422,7 @@ def run_service(args, index: int, handle, ready):
     io_loop = IOLoop.current()
     try:
         tokenizer = tokenizer_of(args)
-        engine = EngineClient({}, tokenizer, max_waiting_share(args))
+        engine = EngineClient({}, tokenizer, args.max_waiting)
         io_loop.run_sync(lambda: engine.attach(handle, index))
         svc = make_service(engine, tokenizer, model_name(args), args.api_key, args.max_body_mb)
         server = listen(args, svc, engine, io_loop, dashboard=False)
@@ -467,7 +462,7 @@ def main(argv=None):
     if args.api_server_count < 1: raise SystemExit('--api-server-count must be at least 1')
     name, io_loop, n = model_name(args), IOLoop.current(), args.api_server_count
     tokenizer = tokenizer_of(args)
-    engine = EngineClient(engine_args(args), tokenizer, max_waiting_share(args), clients=n)
+    engine = EngineClient(engine_args(args), tokenizer, args.max_waiting, clients=n)
     try: io_loop.run_sync(engine.start)
     except Exception as e: log.error('%s', e); raise SystemExit(1)
     svc = make_service(engine, tokenizer, name, args.api_key, args.max_body_mb)
