@@ -8,7 +8,7 @@ __all__ = ['STRUCTURED_KINDS', 'PLACEHOLDER', 'SCHEDULING_POLICIES', 'check_stru
            'NgramProposer', 'simulate', 'register_policy', 'make_policy', 'ShortestPromptFirst', 'FairShare']
 
 # %% ../nbs/03_scheduler.ipynb #7415da39
-import itertools, time
+import bisect, itertools, time
 import torch
 from dataclasses import dataclass, field
 from enum import Enum
@@ -205,6 +205,7 @@ class Scheduler:
 
     def has_unfinished(self) -> bool: return bool(self.waiting or self.running or self.swapped)
     def _sort(self, queue: list[Request]): queue.sort(key=self.policy.key)
+    def _insert(self, queue: list[Request], req: Request): bisect.insort(queue, req, key=self.policy.key)   # O(log n) to find, not a full sort
 
 # %% ../nbs/03_scheduler.ipynb #00899ead
 @patch
@@ -226,7 +227,7 @@ def add(self: Scheduler, req: Request):
     self.check_fits(req)
     self.requests[req.request_id] = req
     if hasattr(self.policy, 'arrived'): self.policy.arrived(req)
-    self.waiting.append(req); self._sort(self.waiting)
+    self._insert(self.waiting, req)
 
 @patch
 def finish(self: Scheduler, request_id: str, reason: str):
@@ -323,7 +324,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         req = self.swapped[0]
         if not self.preemption.resume(req, self.allocator, batch): break
         self.swapped.pop(0); req.status = RequestStatus.RUNNING; req.mark('decode')
-        self.running.append(req); self._sort(self.running)
+        self._insert(self.running, req)
         n = min(req.num_tokens - req.num_computed_tokens, budget)
         if n and self.allocator.allocate(req.request_id, req.num_computed_tokens + n): planned.append((req, n, ())); budget -= n
     while self.waiting and budget > 0 and not starved and len(self.running) < self.max_num_seqs and self._waiting_first():
@@ -331,7 +332,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         n = self._admit(req, budget)
         if n == 0: break
         self.waiting.pop(0); req.status = RequestStatus.RUNNING
-        self.running.append(req); self._sort(self.running)
+        self._insert(self.running, req)
         planned.append((req, n, ())); budget -= n
     batch.chunks = [self._chunk(r, n, d) for r, n, d in planned if r.status == RequestStatus.RUNNING]
     if hasattr(self.policy, 'observe'):
