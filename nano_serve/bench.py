@@ -7,7 +7,8 @@ __all__ = ['WORDS', 'NGRAM', 'GEN_TOKENS', 'random_token_workload', 'text_worklo
            'run_hf_generate', 'cpu_vs_hf', 'RequestResult', 'send_one', 'summarize', 'make_client', 'resolve_model',
            'run_requests', 'cpu_seconds', 'client_share', 'run_info', 'bench_serve', 'load_jsonl', 'plot_curve',
            'split_workload', 'share_limits', 'run_client_processes', 'merge_shares', 'metrics_url', 'prom_value',
-           'server_generation_tokens', 'server_side', 'client_limit', 'bench_serve_procs', 'run_bench', 'main']
+           'server_generation_tokens', 'server_side', 'client_limit', 'bench_serve_procs', 'simulate_cli', 'run_bench',
+           'main']
 
 # %% ../nbs/10_bench.ipynb #65407473
 import argparse, asyncio, json, math, multiprocessing as mp, os, platform, queue, random, sys, time
@@ -344,6 +345,19 @@ def bench_serve_procs(base_url: str, model: str | None, workload: list, request_
     return res
 
 # %% ../nbs/10_bench.ipynb #0d35a052
+def simulate_cli(a) -> dict:
+    "`nano_serve_bench simulate`: a trace through the simulator (13_simulator); its summary, as `serve` reports it."
+    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler
+    span = lambda t: tuple(int(x) for x in t.split(','))
+    if a.trace == 'poisson': trace = poisson_trace(a.num_requests, a.rate, span(a.prompt_len), span(a.output_len), a.seed)
+    elif a.trace == 'bursty': trace = bursty_trace(a.num_requests, a.rate, 3.0, span(a.prompt_len), span(a.output_len), a.seed)
+    else: trace = azure_trace(a.trace, a.num_requests)
+    cost = StepCost(*(float(x) for x in a.cost.split(',')))
+    sched = make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy, a.eviction_policy)
+    r = simulate(trace, cost, sched)
+    return dict(args=vars(a), cost=vars(cost), requests=len(trace), wall_s=r.wall_s, **r.summary())
+
+# %% ../nbs/10_bench.ipynb #ff5ed6f2
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='nano_serve_bench', description='nano-serve benchmarks')
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -358,6 +372,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--quantization', default=None, help='int8 (CPU); see 05b_quantization')
     t.add_argument('--speculative-config', type=json.loads, default=None, help='JSON, e.g. \'{"method": "ngram", "num_speculative_tokens": 4}\'')
     t.add_argument('--output-json', default=None, help='write the result here')
+    m = sub.add_parser('simulate', help='predict a trace on the real scheduler and a fitted step-cost model, no model needed (13_simulator)')
+    m.add_argument('--trace', default='poisson', help="'poisson', 'bursty', or an Azure LLM inference trace CSV")
+    m.add_argument('--num-requests', type=int, default=1000); m.add_argument('--rate', type=float, default=2.0, help='requests per second (generated traces)')
+    m.add_argument('--prompt-len', default='64,256', help='lo,hi (generated traces)'); m.add_argument('--output-len', default='16,64', help='lo,hi (generated traces)')
+    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row, per context token (StepCost)')
+    m.add_argument('--max-num-seqs', type=int, default=32); m.add_argument('--max-num-batched-tokens', type=int, default=512)
+    m.add_argument('--num-kv-blocks', type=int, default=1456); m.add_argument('--block-size', type=int, default=16)
+    m.add_argument('--scheduling-policy', default='fcfs'); m.add_argument('--eviction-policy', default='lru')
+    m.add_argument('--seed', type=int, default=0); m.add_argument('--output-json', default=None)
     c = sub.add_parser('cpu-vs-hf', help="the mixed CPU workload against transformers' generate()")
     c.add_argument('--num-prompts', type=int, default=24); c.add_argument('--seed', type=int, default=0)
     c.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16'])
@@ -397,6 +420,7 @@ def run_bench(argv=None) -> dict:
                 for r in rates for c in concs]
         if a.plot and len(runs) > 1: plot_curve(runs, a.plot)
         res = dict(machine=machine(), args=vars(a), **runs[0]) if len(runs) == 1 else dict(machine=machine(), args=vars(a), runs=runs)
+    elif a.cmd == 'simulate': res = simulate_cli(a)
     else: res = cpu_vs_hf(a.num_prompts, a.seed, a.dtype, a.speculative_config)
     text = json.dumps(res, indent=1)
     print(text)
