@@ -1,5 +1,5 @@
 """Several service processes in front of one engine core (`--api-server-count`): one port, one core, faults on purpose."""
-import json, os, signal, socket, time
+import contextlib, json, os, signal, socket, time
 
 import psutil, pytest
 from conftest import Server
@@ -48,11 +48,16 @@ def spread_streams(srv: Server, pids, n: int = 8, max_tokens: int = 400) -> list
     return socks
 
 
+@contextlib.contextmanager
+def two_services(*args):
+    "A server with two service processes: (server, service index -> pid, core pid); stopped afterwards."
+    srv = Server('--no-dashboard', '--api-server-count', '2', *args)
+    try: yield srv, services_of(srv), srv.health()[1]['engine_core_pid']
+    finally: srv.stop()
+
+
 def test_two_service_processes_one_core():
-    srv = Server('--no-dashboard', '--api-server-count', '2', '--max-num-seqs', '32')
-    try:
-        pids = services_of(srv)
-        core = srv.health()[1]['engine_core_pid']
+    with two_services('--max-num-seqs', '32') as (srv, pids, core):
         assert pids[0] == srv.proc.pid and len(set(pids.values()) | {core}) == 3
         # the same greedy stream from both processes: the same text (and each process got only its own requests' tokens)
         socks = spread_streams(srv, pids.values(), max_tokens=24)
@@ -73,16 +78,11 @@ def test_two_service_processes_one_core():
         srv.proc.terminate()
         assert srv.proc.wait(20) == 0
         assert wait_gone(pids[1]) and wait_gone(core)
-    finally:
-        srv.stop()
 
 
 @pytest.mark.slow
 def test_core_killed_fails_streams_on_every_service_process():
-    srv = Server('--no-dashboard', '--api-server-count', '2')
-    try:
-        pids = services_of(srv)
-        core = srv.health()[1]['engine_core_pid']
+    with two_services() as (srv, pids, core):
         socks = spread_streams(srv, pids.values(), n=4, max_tokens=2000)
         t0 = time.time()
         os.kill(core, signal.SIGKILL)
@@ -90,18 +90,11 @@ def test_core_killed_fails_streams_on_every_service_process():
         assert time.time() - t0 < 2.5
         assert all(b'"error"' in t and b'engine unavailable' in t for t in tails), tails[0][-300:]
         assert srv.proc.wait(15) == 1 and wait_gone(pids[1])
-    finally:
-        srv.stop()
 
 
 @pytest.mark.slow
 def test_a_dead_service_process_stops_the_server():
-    srv = Server('--no-dashboard', '--api-server-count', '2')
-    try:
-        pids = services_of(srv)
-        core = srv.health()[1]['engine_core_pid']
+    with two_services() as (srv, pids, core):
         os.kill(pids[1], signal.SIGKILL)
         assert srv.proc.wait(15) == 1          # a port that fails one connection in two is worse than a restart
         assert wait_gone(core)
-    finally:
-        srv.stop()
