@@ -40,15 +40,20 @@ def bursty_trace(n: int, rate: float, cv: float = 3.0, prompt_len=(64, 256), out
         out.append(TraceRequest(t, _lengths(rng, prompt_len), _lengths(rng, output_len))); t += rng.gammavariate(shape, 1 / (rate * shape))
     return out
 
+def _seconds(ts: str) -> float:
+    "A trace timestamp in seconds: a plain number, or 'YYYY-MM-DD HH:MM:SS[.fraction]' (Azure writes 7 fraction digits)."
+    from datetime import datetime
+    try: return float(ts)
+    except ValueError: pass
+    whole, _, frac = ts.strip().partition('.')
+    return datetime.fromisoformat(whole).timestamp() + float(f'0.{frac or 0}')
+
 def azure_trace(path: str, limit: int | None = None) -> list[TraceRequest]:
     "Read an Azure LLM inference trace (CSV: TIMESTAMP, ContextTokens, GeneratedTokens); arrivals from its first timestamp."
-    from datetime import datetime
     rows = []
     with open(path, newline='') as f:
         for r in csv.DictReader(f):
-            ts = r['TIMESTAMP'].strip()
-            t = float(ts) if ts.replace('.', '', 1).isdigit() else datetime.fromisoformat(ts[:26].rstrip('0').rstrip('.') if '.' in ts[:26] else ts[:19]).timestamp()
-            rows.append(TraceRequest(t, max(1, int(r['ContextTokens'])), max(1, int(r['GeneratedTokens']))))
+            rows.append(TraceRequest(_seconds(r['TIMESTAMP']), max(1, int(r['ContextTokens'])), max(1, int(r['GeneratedTokens']))))
             if limit and len(rows) >= limit: break
     t0 = min(r.arrival for r in rows)
     return sorted((TraceRequest(r.arrival - t0, r.prompt_len, r.output_len) for r in rows), key=lambda r: r.arrival)
