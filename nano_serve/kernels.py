@@ -94,8 +94,8 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
     for s in range(start, end, BLOCK_N):
         pos = s + n
         valid = pos < end
-        k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE)
-        v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE)
+        k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE).to(q.dtype)
+        v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE).to(q.dtype)
         m, l, acc = _online_softmax_step(q, k, v, valid[None, :], m, l, acc, scale_log2, PRECISION, UPCAST)
 
     if NUM_SPLITS == 1:   # the whole context was ours: normalise and write the output
@@ -212,8 +212,8 @@ def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, til
     for s in range(0, end, BLOCK_N):
         pos = s + n
         valid = pos < end
-        k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE)
-        v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE)
+        k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE).to(q.dtype)
+        v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE).to(q.dtype)
         allowed = valid[None, :] & (pos[None, :] <= q_pos[:, None])
         m, l, acc = _online_softmax_step(q, k, v, allowed, m, l, acc, scale_log2, PRECISION, UPCAST)
 
