@@ -12,14 +12,14 @@ import torch
 from fastcore.basics import patch
 
 from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear
-from .cache import choose_num_blocks
+from .cache import choose_num_blocks, resolve_kv_dtype
 from .allocator import BlockAllocator, make_eviction
 from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make_policy, RecomputePreemption,
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
 from .runner import build_runner
-from .quantization import check_quantization
+from .quantization import check_quantization, linear_path
 from .parallel import Shard, head_ranges
 from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
@@ -36,12 +36,13 @@ class EngineCore:
                  max_model_len: int | None = None, scheduling_policy='fcfs', eviction_policy='lru', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
-                 quantization: str | None = None, custom_all_reduce: bool = True):
+                 quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto'):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
         proposer = make_proposer(speculative_config)
         self.device = torch.device(device) if device is not None else default_device()
-        check_quantization(quantization, self.device)   # before any weight is read or process started
+        resolve_kv_dtype(kv_cache_dtype, torch.float32)  # the quantization switches, checked before any weight is read or process started
+        check_quantization(quantization, self.device, load_config(*resolve_model_source(model, load_format)) if quantization else None)
         self.quantization = quantization
         if tensor_parallel_size < 1: raise ValueError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
         self.followers = None    # with tensor_parallel_size > 1: ranks 1..N-1, each in its process (06e_workers)
@@ -54,15 +55,16 @@ class EngineCore:
         try:
             shard = self.followers.shard if self.followers else Shard()
             self.model, _ = load_model(model, self.device, dtype, load_format, tokenizer=False, shard=shard)
-            cfg, dt, kvh = self.model.config, self.model.dtype, self.model.kv_heads
+            cfg, kvh = self.model.config, self.model.kv_heads
+            kv_dt = resolve_kv_dtype(kv_cache_dtype, self.model.dtype)   # what the KV cache stores
             self.max_model_len = min(max_model_len or cfg.max_position_embeddings, cfg.max_position_embeddings)
-            n = choose_num_blocks(cfg, block_size, dt, self.device, num_kv_blocks, gpu_memory_utilization, kv_cache_bytes, kvh)
+            n = choose_num_blocks(cfg, block_size, kv_dt, self.device, num_kv_blocks, gpu_memory_utilization, kv_cache_bytes, kvh)
             # default swap space: 4 GiB beside a GPU (as vLLM), 0.25 GiB when the cache is on the CPU anyway
             space = swap_space if swap_space is not None else 4 if self.device.type == 'cuda' else 0.25
-            n_cpu = swap_pool_blocks(cfg, block_size, dt, space, kvh) if preemption_mode == 'swap' else 0
+            n_cpu = swap_pool_blocks(cfg, block_size, kv_dt, space, kvh) if preemption_mode == 'swap' else 0
             sizes = dict(num_blocks=n, block_size=block_size, swap_blocks=n_cpu, max_num_seqs=max_num_seqs,
                          max_num_batched_tokens=max_num_batched_tokens, max_model_len=self.max_model_len, enforce_eager=enforce_eager,
-                         quantization=quantization)
+                         quantization=quantization, kv_cache_dtype=kv_cache_dtype)
             if self.followers: self.followers.send(sizes)      # every rank builds the same runner, capturing graphs together
             self.runner = build_runner(self.model, seed=seed, **sizes)
             self.runner.followers, self.cache = self.followers, self.runner.cache
@@ -203,11 +205,11 @@ def paths(self: EngineCore) -> dict:
     cuda = self.device.type == 'cuda'
     packed = any(isinstance(m, PackedLinear) for m in self.model.modules())
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
-            'linear': 'int8 x int8, per-token scales (oneDNN)' if self.quantization == 'int8' else
-                      'cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)',
+            'linear': linear_path(self.model) or ('cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)'),
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
             'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size, 'quantization': self.quantization,
+            'kv_cache': str(self.cache.data.dtype).split('.')[-1],
             'all_reduce': None if self.model.shard.size == 1 else repr(self.model.shard.small) if self.model.shard.small else
                           'NCCL' if cuda else 'gloo'}
 

@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from fastcore.basics import patch
 
-from .cache import KVCache, AttentionMetadata, PagedAttention
+from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult
@@ -236,12 +236,13 @@ class CUDAGraphMixed:
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
                  max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0,
-                 quantization: str | None = None) -> ModelRunner:
+                 quantization: str | None = None, kv_cache_dtype: str = 'auto') -> ModelRunner:
     "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs and runner for `model` on its device."
     quantize_model(model, quantization)
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
-    cache = KVCache(cfg, num_blocks + 1, block_size, dt, dev, kv_heads=kvh)    # + a scratch block for padded rows
-    swap = KVCache(cfg, swap_blocks, block_size, dt, 'cpu', pin_memory=dev.type == 'cuda', kv_heads=kvh) if swap_blocks else None
+    kv = resolve_kv_dtype(kv_cache_dtype, dt)
+    cache = KVCache(cfg, num_blocks + 1, block_size, kv, dev, kv_heads=kvh)    # + a scratch block for padded rows
+    swap = KVCache(cfg, swap_blocks, block_size, kv, 'cpu', pin_memory=dev.type == 'cuda', kv_heads=kvh) if swap_blocks else None
     attend, graphs, mixed = None, None, None
     if dev.type == 'cuda':   # Triton attention; fused elementwise kernels and CUDA graphs for every step unless enforce_eager
         from nano_serve.kernels import paged_attention_triton

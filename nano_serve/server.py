@@ -323,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     a('--no-async-scheduling', action='store_true', help='plain steps: do not plan the next step while the GPU runs this one')
     a('--tensor-parallel-size', '-tp', type=int, default=1, help='split the model over this many GPUs (or CPU processes), one process each')
     a('--disable-custom-all-reduce', action='store_true', help="sum every tensor-parallel all-reduce through NCCL, also the small ones")
-    a('--quantization', '-q', default=None, choices=QUANTIZATION_METHODS, help='quantized weights (05b_quantization): int8 runs on the CPU')
+    a('--quantization', '-q', default=None, choices=QUANTIZATION_METHODS, help='quantized weights (05b_quantization): int8 and int4 on the CPU and GPU, fp8 on Hopper')
+    a('--kv-cache-dtype', default='auto', choices=('auto', 'fp8'), help="what the KV cache stores (01_cache): the model's dtype, or e4m3 (half the bytes of bfloat16)")
     a('--engine-core', default=None, help="'module:Class' of an engine core to run instead of EngineCore (experiments; bench/service_overhead.py)")
     a('--seed', type=int, default=0, help='seed for unseeded sampling')
     a('--no-dashboard', action='store_true', help='do not serve the /dashboard page')
@@ -344,7 +345,7 @@ def engine_args(args) -> dict:
                 preemption_mode=args.preemption_mode, swap_space=args.swap_space, speculative_config=args.speculative_config,
                 enforce_eager=args.enforce_eager, log_level=args.log_level.upper(), engine_core=args.engine_core,
                 async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size,
-                quantization=args.quantization, custom_all_reduce=not args.disable_custom_all_reduce)
+                quantization=args.quantization, custom_all_reduce=not args.disable_custom_all_reduce, kv_cache_dtype=args.kv_cache_dtype)
 
 def model_name(args) -> str:
     "The served model name: the flag, or the model file or folder name."
