@@ -183,10 +183,11 @@ class PagedAttention:
     "The model's attention callable for one step over a `KVCache`: write new K/V at their slots, then attend."
     def __init__(self, cache: KVCache, meta: AttentionMetadata, attend=paged_attention_ref):
         self.cache, self.meta, self.attend = cache, meta, attend
+        self.write = getattr(attend, 'write_kv', write_kv)   # an attention backend may bring its own writer (05_kernels does)
 
     def __call__(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         k_cache, v_cache = self.cache.layer(layer)
-        write_kv(k_cache, v_cache, k, v, self.meta.slot_mapping)
+        self.write(k_cache, v_cache, k, v, self.meta.slot_mapping)
         return self.attend(q, k_cache, v_cache, self.meta)
 
 # %% ../nbs/01_cache.ipynb #c6441308

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['LOG2E', 'sm_count', 'default_num_splits', 'paged_decode_attention', 'prefill_tiles', 'paged_prefill_attention',
-           'paged_attention_triton']
+           'paged_attention_triton', 'write_kv_triton']
 
 # %% ../nbs/05_kernels.ipynb #4b21c095
 import functools
@@ -268,3 +268,31 @@ def paged_attention_triton(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     out = paged_decode_attention(q, k_cache, v_cache, meta, scale, num_splits)
     if not meta.all_decode(): paged_prefill_attention(q, k_cache, v_cache, meta, scale, out, skip_decode=True)
     return out
+
+# %% ../nbs/05_kernels.ipynb #936da133
+@triton.jit
+def _write_kv_kernel(K, V, KC, VC, slots, stride_kt, stride_vt, ROW: tl.constexpr, ROW_PAD: tl.constexpr,
+                     CLIP: tl.constexpr):
+    "Store token t's keys and values (all its kv heads) at its slot, converted to the cache's dtype (clipped to ±CLIP if > 0)."
+    t = tl.program_id(0)
+    slot = tl.load(slots + t).to(tl.int64)
+    i = tl.arange(0, ROW_PAD)
+    ok = i < ROW
+    k = tl.load(K + t * stride_kt + i, mask=ok, other=0.0)
+    v = tl.load(V + t * stride_vt + i, mask=ok, other=0.0)
+    if CLIP > 0:
+        k = tl.minimum(tl.maximum(k.to(tl.float32), -CLIP), CLIP)
+        v = tl.minimum(tl.maximum(v.to(tl.float32), -CLIP), CLIP)
+    tl.store(KC + slot * ROW + i, k.to(KC.dtype.element_ty), mask=ok)
+    tl.store(VC + slot * ROW + i, v.to(VC.dtype.element_ty), mask=ok)
+
+def write_kv_triton(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slot_mapping: torch.Tensor):
+    "Same as `write_kv` (01_cache), in one kernel: new keys/values `[T, kv_heads, d]` to their slots, converted to the cache's dtype."
+    from nano_serve.cache import FP8_MAX
+    row = k_cache.shape[2] * k_cache.shape[3]
+    k, v = (x if x.stride(2) == 1 and x.stride(1) == x.shape[2] else x.contiguous() for x in (k, v))
+    _write_kv_kernel[(slot_mapping.shape[0],)](k, v, k_cache, v_cache, slot_mapping, k.stride(0), v.stride(0), ROW=row,
+                                               ROW_PAD=triton.next_power_of_2(row),
+                                               CLIP=FP8_MAX if k_cache.dtype.itemsize == 1 else 0.0)
+
+paged_attention_triton.write_kv = write_kv_triton   # PagedAttention stores new K/V with it

@@ -15,7 +15,7 @@ from .kernels import _precision, _upcast
 # %% ../nbs/05c_quant_kernels.ipynb #4ef9dc32
 @triton.jit
 def _weight_only_kernel(X, W, S, Y, M, N, K, stride_xm, stride_wn, stride_ym,
-                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, EVEN_K: tl.constexpr,
                   PRECISION: tl.constexpr, UPCAST: tl.constexpr):
     "One `[BLOCK_M, BLOCK_N]` tile of `x @ (W * s)ᵀ` with 8-bit `W` `[N, K]` (int8 or e4m3), widened in registers."
     pid_n, pid_m = tl.program_id(0), tl.program_id(1)
@@ -27,9 +27,13 @@ def _weight_only_kernel(X, W, S, Y, M, N, K, stride_xm, stride_wn, stride_ym,
     for k0 in range(0, K, BLOCK_K):
         k = k0 + rk
         k_ok = k < K
-        x = tl.load(X + rm[:, None] * stride_xm + k[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
-        w_ok = n_ok[None, :] & k_ok[:, None]
-        w = tl.where(w_ok, tl.load(W + rn[None, :] * stride_wn + k[:, None], mask=w_ok).to(x.dtype), 0.0)  # e4m3 has no `other=0`
+        if EVEN_K:   # no mask along K, the contiguous dimension, so loads stay vectorized (gate/up at 1 row: 3.4 TB/s, masked 1.3)
+            x = tl.load(X + rm[:, None] * stride_xm + k[None, :], mask=m_ok[:, None], other=0.0)
+            w = tl.load(W + rn[None, :] * stride_wn + k[:, None], mask=n_ok[None, :]).to(x.dtype)  # junk past N: never stored
+        else:
+            x = tl.load(X + rm[:, None] * stride_xm + k[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
+            w_ok = n_ok[None, :] & k_ok[:, None]
+            w = tl.where(w_ok, tl.load(W + rn[None, :] * stride_wn + k[:, None], mask=w_ok).to(x.dtype), 0.0)  # e4m3 has no `other=0`
         if UPCAST: x, w = x.to(tl.float32), w.to(tl.float32)
         acc += tl.dot(x, w, input_precision=PRECISION)
     y = acc * tl.load(S + rn, mask=n_ok, other=0.0)[None, :]
@@ -50,7 +54,7 @@ def weight_only_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dic
     t = tiles or weight_only_tiles(m, n)
     grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']))
     _weight_only_kernel[grid](x, w, s.reshape(-1), y, m, n, k, x.stride(0), w.stride(0), y.stride(0), **t,
-                              PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
+                              EVEN_K=k % t['BLOCK_K'] == 0, PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
     return y
 
 # %% ../nbs/05c_quant_kernels.ipynb #e7fbe758
