@@ -68,7 +68,7 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
                    stride_ot, stride_oh, stride_bt,
                    BLOCK_SIZE: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
                    D_PAD: tl.constexpr, BLOCK_N: tl.constexpr, NUM_SPLITS: tl.constexpr, HAS_ROWS: tl.constexpr,
-                   PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+                   PRECISION: tl.constexpr, UPCAST: tl.constexpr, KV_FP8: tl.constexpr):
     "One split of one request's context, for the query heads of one kv head."
     i, kv_head, split = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     req = i
@@ -87,6 +87,7 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
         end, ok = tl.where(live, end, start), tl.where(live, ok, False)   # (`ok & live` breaks the interpreter)
     heads = kv_head * GROUP + g
     q = tl.load(Q + tok * stride_qt + heads[:, None] * stride_qh + d[None, :], mask=ok, other=0.0)
+    if KV_FP8: q = q.to(tl.float16)   # bfloat16 q, e4m3 K/V: K/V widen to float16 in one instruction (to bfloat16: several)
     m = tl.full([GROUP_PAD], -1e30, tl.float32)
     l = tl.zeros([GROUP_PAD], tl.float32)
     acc = tl.zeros([GROUP_PAD, D_PAD], tl.float32)
@@ -174,7 +175,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         rows_arg, scale, q.stride(0), q.stride(1), *k_cache.stride()[:3], *v_cache.stride()[:3], out.stride(0), out.stride(1),
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=_group_pad(group), HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_N=block_n, NUM_SPLITS=splits, HAS_ROWS=rows is not None,
-        PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel))
+        PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=k_cache.dtype.itemsize == 1 and q.dtype == torch.bfloat16)
     if splits > 1:
         _decode_reduce_kernel[(n, heads)](out, m_part, l_part, acc_part, meta.query_start_loc, rows_arg, out.stride(0),
                                           out.stride(1), NUM_SPLITS=splits, SPLITS_PAD=triton.next_power_of_2(splits),
@@ -188,7 +189,7 @@ def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, til
                     stride_ot, stride_oh, stride_bt,
                     BLOCK_SIZE: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
                     D_PAD: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_N: tl.constexpr, PRECISION: tl.constexpr,
-                    UPCAST: tl.constexpr):
+                    UPCAST: tl.constexpr, KV_FP8: tl.constexpr):
     "One query tile (tokens × the query heads of one kv head) of one request, over its prefix and itself."
     t, kv_head = tl.program_id(0), tl.program_id(1)
     req, q0 = tl.load(tiles + 2 * t), tl.load(tiles + 2 * t + 1)
@@ -203,6 +204,7 @@ def _prefill_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, til
     heads = kv_head * GROUP + g
     q_offs = (first + tok)[:, None] * stride_qt + heads[:, None] * stride_qh + d[None, :]
     q = tl.load(Q + q_offs, mask=row_ok[:, None] & d_ok[None, :], other=0.0)
+    if KV_FP8: q = q.to(tl.float16)
     m = tl.full([BLOCK_Q * GROUP_PAD], -1e30, tl.float32)
     l = tl.zeros([BLOCK_Q * GROUP_PAD], tl.float32)
     acc = tl.zeros([BLOCK_Q * GROUP_PAD, D_PAD], tl.float32)
@@ -258,7 +260,7 @@ def paged_prefill_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: tor
         q.stride(0), q.stride(1), *k_cache.stride()[:3], *v_cache.stride()[:3], out.stride(0), out.stride(1),
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=gpad, HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_Q=block_q, BLOCK_N=block_n, PRECISION=_precision(q.dtype),
-        UPCAST=_upcast(_prefill_kernel), num_warps=4 if d <= 64 else 8)
+        UPCAST=_upcast(_prefill_kernel), KV_FP8=k_cache.dtype.itemsize == 1 and q.dtype == torch.bfloat16, num_warps=4 if d <= 64 else 8)
     return out
 
 # %% ../nbs/05_kernels.ipynb #5923cb44

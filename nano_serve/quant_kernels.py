@@ -16,7 +16,7 @@ from .kernels import _precision, _upcast
 @triton.jit
 def _weight_only_kernel(X, W, S, Y, M, N, K, stride_xm, stride_wn, stride_ym,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, EVEN_K: tl.constexpr,
-                  PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+                  W_FP8: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
     "One `[BLOCK_M, BLOCK_N]` tile of `x @ (W * s)ᵀ` with 8-bit `W` `[N, K]` (int8 or e4m3), widened in registers."
     pid_n, pid_m = tl.program_id(0), tl.program_id(1)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -29,9 +29,11 @@ def _weight_only_kernel(X, W, S, Y, M, N, K, stride_xm, stride_wn, stride_ym,
         k_ok = k < K
         if EVEN_K:   # no mask along K, the contiguous dimension, so loads stay vectorized (gate/up at 1 row: 3.4 TB/s, masked 1.3)
             x = tl.load(X + rm[:, None] * stride_xm + k[None, :], mask=m_ok[:, None], other=0.0)
+            if W_FP8: x = x.to(tl.float16)   # e4m3 widens to float16 in one instruction (see 05_kernels' FP8 cache)
             w = tl.load(W + rn[None, :] * stride_wn + k[:, None], mask=n_ok[None, :]).to(x.dtype)  # junk past N: never stored
         else:
             x = tl.load(X + rm[:, None] * stride_xm + k[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
+            if W_FP8: x = x.to(tl.float16)
             w_ok = n_ok[None, :] & k_ok[:, None]
             w = tl.where(w_ok, tl.load(W + rn[None, :] * stride_wn + k[:, None], mask=w_ok).to(x.dtype), 0.0)  # e4m3 has no `other=0`
         if UPCAST: x, w = x.to(tl.float32), w.to(tl.float32)
@@ -54,7 +56,7 @@ def weight_only_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dic
     t = tiles or weight_only_tiles(m, n)
     grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']))
     _weight_only_kernel[grid](x, w, s.reshape(-1), y, m, n, k, x.stride(0), w.stride(0), y.stride(0), **t,
-                              EVEN_K=k % t['BLOCK_K'] == 0, PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
+                              EVEN_K=k % t['BLOCK_K'] == 0, W_FP8=w.dtype.itemsize == 1 and w.dtype.is_floating_point and x.dtype == torch.bfloat16, PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
     return y
 
 # %% ../nbs/05c_quant_kernels.ipynb #e7fbe758
