@@ -2,7 +2,7 @@
 
     python bench/quant_cpu.py [--out bench/results/quant-cpu.json] [--rounds 2]
 
-Per method (float32, bfloat16, int8): perplexity on nbs/data/eval-english.txt; greedy tokens of twelve prompts against
+Per method (float32, bfloat16, int8, int4, float32 with an FP8 KV cache): perplexity on nbs/data/eval-english.txt; greedy tokens of twelve prompts against
 float32 (how many identical, where the first divergence falls); batch-1 decode tok/s (a 90-token prompt, 64 new tokens);
 16 requests of 90 tokens in, 32 out, all at once (output tok/s, prefill included). Methods alternate within each round.
 """
@@ -18,7 +18,8 @@ from nano_serve.quantization import perplexity
 PROMPTS = ['The capital of France is', 'def fibonacci(n):', 'Once upon a time', 'The three primary colors are',
            'To make a cup of tea, first', 'import numpy as np\n', 'The largest planet in the solar system',
            'Dear Sir or Madam,', 'In 1969, humans', 'The recipe calls for', 'Q: What is 12 times 7?\nA:', 'Photosynthesis is']
-METHODS = [('float32', None), ('bfloat16', None), ('int8', 'int8')]
+METHODS = [('float32', {}), ('bfloat16', {'dtype': 'bfloat16'}), ('int8', {'quantization': 'int8'}), ('int4', {'quantization': 'int4'}),
+           ('fp8 KV cache', {'kv_cache_dtype': 'fp8'})]
 
 
 def cpu() -> dict:
@@ -29,11 +30,20 @@ def cpu() -> dict:
             'isa': [f for f in ('avx2', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8') if f in flags]}
 
 
-def measure(name: str, quant: str | None, text_ids) -> dict:
-    llm = LLM(dtype='bfloat16' if name == 'bfloat16' else 'float32', quantization=quant)
+def fp8_cache_attention(layer, q, k, v):
+    "Causal attention over K/V rounded to e4m3, as an FP8 cache hands them back (for perplexity in one pass)."
+    from nano_serve.model import causal_attention
+    from nano_serve.cache import to_cache_dtype
+    r = lambda t: to_cache_dtype(t, torch.float8_e4m3fn).to(t.dtype)
+    return causal_attention(layer, q, r(k), r(v))
+
+
+def measure(name: str, kw: dict, text_ids) -> dict:
+    llm = LLM(**{'dtype': 'float32', **kw})
     greedy = SamplingParams(temperature=0, max_tokens=32, ignore_eos=True)
     out = {'tokens': [o.outputs[0].token_ids for o in llm.generate(PROMPTS, greedy, use_tqdm=False)],
-           'perplexity': perplexity(llm.core.model, text_ids), 'paths': llm.core.paths()}
+           'perplexity': perplexity(llm.core.model, text_ids, fp8_cache_attention if kw.get('kv_cache_dtype') == 'fp8' else None),
+           'paths': llm.core.paths()}
     p = [[1, 2, 3] * 30]
     llm.generate(p, SamplingParams(temperature=0, max_tokens=8, ignore_eos=True), use_tqdm=False)
     t = time.perf_counter(); llm.generate(p, SamplingParams(temperature=0, max_tokens=64, ignore_eos=True), use_tqdm=False)

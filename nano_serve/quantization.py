@@ -84,10 +84,14 @@ def _inner_k_tiles(k: int) -> int:
 
 class Int4Linear(nn.Module):
     "A linear layer with 4-bit weights in groups (a scale and a zero each), multiplied in bfloat16 by PyTorch's int4 kernels."
-    def __init__(self, linear: nn.Linear, group: int = INT4_GROUP):
+    def __init__(self, linear: nn.Linear, group: int = INT4_GROUP, dense_above: int = 16):
         super().__init__()
         self.in_features, self.out_features, self.group, self.bias = linear.in_features, linear.out_features, group, linear.bias
         q, scale, zero = int4_groups(linear.weight.detach(), group)
+        self.dense, self.dense_above = None, dense_above
+        if not q.is_cuda and torch.backends.mkldnn.is_available():   # many rows on the CPU: the expanded matrix, packed (not a buffer:
+            w = ((q.reshape(q.shape[0], -1, group) - 8) * scale[..., None] + zero[..., None]).reshape(q.shape)   # a step of few rows never reads it)
+            self.dense = torch.ops.mkldnn._reorder_linear_weight(w.to(linear.weight.dtype), 32)
         if q.is_cuda:   # tinygemm reads two 4-bit values a byte, high nibble first, then reorders them for its tiles
             packed = torch._convert_weight_to_int4pack((q[:, ::2] << 4 | q[:, 1::2]).to(torch.uint8), _inner_k_tiles(self.in_features))
         else: packed = torch._convert_weight_to_int4pack_for_cpu(q, _inner_k_tiles(self.in_features))
@@ -97,7 +101,10 @@ class Int4Linear(nn.Module):
         self.path = f"int4 groups of {group}, bfloat16 ({'tinygemm' if q.is_cuda else '_weight_int4pack_mm_for_cpu'})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.mm(x.reshape(-1, self.in_features).to(torch.bfloat16), self.qweight, self.group, self.scales_zeros).to(x.dtype)
+        x2 = x.reshape(-1, self.in_features)
+        if self.dense is not None and x2.shape[0] > self.dense_above:
+            return torch.ops.mkldnn._linear_pointwise(x, self.dense, self.bias, 'none', [], '')
+        y = self.mm(x2.to(torch.bfloat16), self.qweight, self.group, self.scales_zeros).to(x.dtype)
         if self.bias is not None: y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)
 
