@@ -55,8 +55,9 @@ def weight_only_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dic
     y = torch.empty(m, n, dtype=x.dtype, device=x.device)
     t = tiles or weight_only_tiles(m, n)
     grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']))
+    f16 = w.dtype == torch.float8_e4m3fn and x.dtype == torch.bfloat16   # e4m3 weights, bfloat16 input: multiply in float16
     _weight_only_kernel[grid](x, w, s.reshape(-1), y, m, n, k, x.stride(0), w.stride(0), y.stride(0), **t,
-                              EVEN_K=k % t['BLOCK_K'] == 0, W_FP8=w.dtype.itemsize == 1 and w.dtype.is_floating_point and x.dtype == torch.bfloat16, PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
+                              EVEN_K=k % t['BLOCK_K'] == 0, W_FP8=f16, PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
     return y
 
 # %% ../nbs/05c_quant_kernels.ipynb #e7fbe758

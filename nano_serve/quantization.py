@@ -89,8 +89,9 @@ class Int4Linear(nn.Module):
         self.in_features, self.out_features, self.group, self.bias = linear.in_features, linear.out_features, group, linear.bias
         q, scale, zero = int4_groups(linear.weight.detach(), group)
         self.dense, self.dense_above = None, dense_above
-        if not q.is_cuda and torch.backends.mkldnn.is_available():   # many rows on the CPU: the expanded matrix, packed (not a buffer:
-            w = ((q.reshape(q.shape[0], -1, group) - 8) * scale[..., None] + zero[..., None]).reshape(q.shape)   # a step of few rows never reads it)
+        if not q.is_cuda and torch.backends.mkldnn.is_available():
+            # for many rows on the CPU: the expanded matrix, packed; not a buffer, since a step of few rows never reads it
+            w = ((q.reshape(q.shape[0], -1, group) - 8) * scale[..., None] + zero[..., None]).reshape(q.shape)
             self.dense = torch.ops.mkldnn._reorder_linear_weight(w.to(linear.weight.dtype), 32)
         if q.is_cuda:   # tinygemm reads two 4-bit values a byte, high nibble first, then reorders them for its tiles
             packed = torch._convert_weight_to_int4pack((q[:, ::2] << 4 | q[:, 1::2]).to(torch.uint8), _inner_k_tiles(self.in_features))
@@ -172,9 +173,12 @@ def weight_bytes(model: nn.Module) -> int:
 
 # %% ../nbs/05b_quantization.ipynb #24583cc8
 @torch.inference_mode()
-def perplexity(model: nn.Module, ids: torch.Tensor, attention=None) -> float:
-    "Perplexity of `model` on the token ids `ids`, in one pass with `attention` (default: plain causal attention)."
+def perplexity(model: nn.Module, ids: torch.Tensor, attention=None, window: int = 1024) -> float:
+    "Perplexity of `model` on token ids `ids` in windows of `window` tokens, one causal pass each with `attention` (default: plain)."
     from nano_serve.model import causal_attention
-    ids = ids.to(model.device)
-    logits = model.compute_logits(model(ids, torch.arange(len(ids), device=ids.device), attention or causal_attention)[:-1])
-    return torch.nn.functional.cross_entropy(logits, ids[1:]).exp().item()
+    ids, total, n = ids.to(model.device), 0.0, 0
+    for w in ids.split(window):
+        if len(w) < 2: continue
+        logits = model.compute_logits(model(w, torch.arange(len(w), device=w.device), attention or causal_attention)[:-1])
+        total += torch.nn.functional.cross_entropy(logits, w[1:], reduction='sum').item(); n += len(w) - 1
+    return float(torch.tensor(total / n).exp())
