@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .cache import AttentionMetadata
+from .cache import AttentionMetadata, FP8_MAX
 
 # %% ../nbs/05_kernels.ipynb #d6b031ed
 @triton.jit
@@ -290,7 +290,6 @@ def _write_kv_kernel(K, V, KC, VC, slots, stride_kt, stride_vt, ROW: tl.constexp
 
 def write_kv_triton(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tensor, v: torch.Tensor, slot_mapping: torch.Tensor):
     "Same as `write_kv` (01_cache), in one kernel: new keys/values `[T, kv_heads, d]` to their slots, converted to the cache's dtype."
-    from nano_serve.cache import FP8_MAX
     row = k_cache.shape[2] * k_cache.shape[3]
     k, v = (x if x.stride(2) == 1 and x.stride(1) == x.shape[2] else x.contiguous() for x in (k, v))
     _write_kv_kernel[(slot_mapping.shape[0],)](k, v, k_cache, v_cache, slot_mapping, k.stride(0), v.stride(0), ROW=row,
