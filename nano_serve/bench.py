@@ -369,7 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--seed', type=int, default=0); t.add_argument('--device', default=None); t.add_argument('--dtype', default=None)
     t.add_argument('--max-num-seqs', type=int, default=64); t.add_argument('--max-num-batched-tokens', type=int, default=2048)
     t.add_argument('--num-kv-blocks', type=int, default=None)
-    t.add_argument('--quantization', default=None, help='int8, int4 or fp8 (GPU); see 05b_quantization')
+    t.add_argument('--quantization', default=None, help='int8 or int4 (CPU and GPU), fp8 (Hopper GPUs); see 05b_quantization')
     t.add_argument('--kv-cache-dtype', default='auto', help="auto or fp8; see 01_cache")
     t.add_argument('--speculative-config', type=json.loads, default=None, help='JSON, e.g. \'{"method": "ngram", "num_speculative_tokens": 4}\'')
     t.add_argument('--output-json', default=None, help='write the result here')

@@ -53,6 +53,10 @@ def _upcast(kernel) -> bool:
     from triton.runtime.interpreter import InterpretedFunction
     return isinstance(kernel, InterpretedFunction)
 
+def _f16_products(dtype: torch.dtype, stored: torch.dtype) -> bool:
+    "Whether a kernel multiplying `dtype` inputs by `stored` (cache or weight) values should do it in float16: e4m3 beside bfloat16."
+    return stored == torch.float8_e4m3fn and dtype == torch.bfloat16   # e4m3 -> float16 is one instruction, -> bfloat16 several
+
 def _check_shapes(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor) -> tuple[int, int, int]:
     "Heads, kv heads and grouped-query ratio of a call, after checking the layouts the kernels assume."
     heads, d, kv_heads = q.shape[1], q.shape[2], k_cache.shape[2]
@@ -175,7 +179,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         rows_arg, scale, q.stride(0), q.stride(1), *k_cache.stride()[:3], *v_cache.stride()[:3], out.stride(0), out.stride(1),
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=_group_pad(group), HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_N=block_n, NUM_SPLITS=splits, HAS_ROWS=rows is not None,
-        PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=k_cache.dtype.itemsize == 1 and q.dtype == torch.bfloat16)
+        PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=_f16_products(q.dtype, k_cache.dtype))
     if splits > 1:
         _decode_reduce_kernel[(n, heads)](out, m_part, l_part, acc_part, meta.query_start_loc, rows_arg, out.stride(0),
                                           out.stride(1), NUM_SPLITS=splits, SPLITS_PAD=triton.next_power_of_2(splits),
@@ -260,7 +264,7 @@ def paged_prefill_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: tor
         q.stride(0), q.stride(1), *k_cache.stride()[:3], *v_cache.stride()[:3], out.stride(0), out.stride(1),
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=gpad, HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_Q=block_q, BLOCK_N=block_n, PRECISION=_precision(q.dtype),
-        UPCAST=_upcast(_prefill_kernel), KV_FP8=k_cache.dtype.itemsize == 1 and q.dtype == torch.bfloat16, num_warps=4 if d <= 64 else 8)
+        UPCAST=_upcast(_prefill_kernel), KV_FP8=_f16_products(q.dtype, k_cache.dtype), num_warps=4 if d <= 64 else 8)
     return out
 
 # %% ../nbs/05_kernels.ipynb #5923cb44

@@ -10,7 +10,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .kernels import _precision, _upcast
+from .kernels import _precision, _upcast, _f16_products
 
 # %% ../nbs/05c_quant_kernels.ipynb #4ef9dc32
 @triton.jit
@@ -55,9 +55,8 @@ def weight_only_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dic
     y = torch.empty(m, n, dtype=x.dtype, device=x.device)
     t = tiles or weight_only_tiles(m, n)
     grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']))
-    f16 = w.dtype == torch.float8_e4m3fn and x.dtype == torch.bfloat16   # e4m3 weights, bfloat16 input: multiply in float16
     _weight_only_kernel[grid](x, w, s.reshape(-1), y, m, n, k, x.stride(0), w.stride(0), y.stride(0), **t,
-                              EVEN_K=k % t['BLOCK_K'] == 0, W_FP8=f16, PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
+                              EVEN_K=k % t['BLOCK_K'] == 0, W_FP8=_f16_products(x.dtype, w.dtype), PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
     return y
 
 # %% ../nbs/05c_quant_kernels.ipynb #e7fbe758
