@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['STRUCTURED_KINDS', 'PLACEHOLDER', 'SCHEDULING_POLICIES', 'check_structured', 'SamplingParams', 'RequestStatus',
            'Request', 'FCFS', 'PriorityPolicy', 'Chunk', 'ScheduledBatch', 'RecomputePreemption', 'Scheduler',
-           'NgramProposer', 'simulate', 'register_policy', 'make_policy', 'ShortestPromptFirst', 'FairShare']
+           'NgramProposer', 'drafts_allowed', 'simulate', 'register_policy', 'make_policy', 'ShortestPromptFirst',
+           'FairShare']
 
 # %% ../nbs/03_scheduler.ipynb #7415da39
 import bisect, itertools, time
@@ -107,6 +108,7 @@ class Request:
     finished_time: float | None = None
     num_preemptions: int = 0
     draft_accepted: int | None = None    # speculative decoding: how many tokens of its last draft were right
+    next_draft: tuple[int, ...] = ()     # a draft model's guess at the tokens after `all_token_ids` (06g_speculative)
     seq: int = field(default_factory=itertools.count().__next__)  # tie-breaker: submission order
     all_token_ids: list[int] = field(default_factory=list)  # prompt + output, kept up to date (no copy per engine step)
     events: list[tuple[float, str]] = field(default_factory=list)   # (time, state entered): its timeline, for pictures
@@ -435,14 +437,19 @@ class NgramProposer:
         return ()
 
 # %% ../nbs/03_scheduler.ipynb #152a7b0b
+def drafts_allowed(p: SamplingParams) -> bool:
+    "Whether a request with params `p` may have its next tokens guessed and verified in one step."
+    return not (p.uses_history or p.logprobs is not None or p.stop or p.structured_outputs)
+
+# %% ../nbs/03_scheduler.ipynb #08f74540
 @patch
 def _draft(self: Scheduler, req: Request, budget: int) -> tuple[int, ...]:
     "A draft for `req`'s decode step within the token budget and its `max_tokens`, with KV slots reserved; else `()`."
-    p = req.params
-    if self.proposer is None or not p.greedy or p.uses_history or p.logprobs is not None or p.stop or p.structured_outputs: return ()
-    limit = min(budget, p.max_tokens - len(req.output_token_ids) - 1)
+    given, req.next_draft = req.next_draft, ()          # a draft model's guess is used once, or not at all
+    if (self.proposer is None and not given) or not drafts_allowed(req.params): return ()
+    limit = min(budget, req.params.max_tokens - len(req.output_token_ids) - 1)
     if req.draft_accepted is not None: limit = min(limit, req.draft_accepted + 1)   # grow while guesses hold, shrink when they miss
-    draft = self.proposer.propose(req.all_token_ids, limit)
+    draft = given[:max(limit, 0)] if given else self.proposer.propose(req.all_token_ids, limit)
     if draft and not self.allocator.allocate(req.request_id, req.num_computed_tokens + 1 + len(draft)): return ()
     return draft
 
