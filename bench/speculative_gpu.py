@@ -1,7 +1,14 @@
-"""Prompt-lookup speculation on the GPU: the same greedy tokens as the plain engine (Triton attention; speculative
-steps run eagerly, plain decode steps replay CUDA graphs), and what it does to steps and time.
+"""Speculative decoding on the GPU: when it pays, measured (issue 20). Random weights of the real shape, bf16.
 
-    python bench/speculative_gpu.py [--model qwen3-0.6b]     # random weights of the real shape, bf16
+    python bench/speculative_gpu.py [--model qwen3-0.6b]       # writes speculative-oracle-gpu.json under $OUT
+
+1. The cost curve: `OracleProposer` (06g_speculative) proposes each request's true greedy continuation (from the
+   plain run just before), each token right with probability `accuracy`; k = 4; speedup over plain decoding at
+   batch 1, 8 and 32. Plain runs before and after each batch's curve (the spread is the noise).
+2. Prompt lookup at batch 1 on prompts that repeat a phrase (random weights: the acceptance is what it is; reported).
+3. The draft-model method at batch 1 with a draft of the target's own shape and weights (a correctness check of the
+   path on the GPU, not a speedup: the draft costs what the target costs).
+Every speculative run's greedy tokens are compared with the plain run's.
 """
 import json, os, random, sys, time
 from pathlib import Path
@@ -9,27 +16,63 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nano_serve import LLM, SamplingParams
+from nano_serve.speculative import OracleProposer
 
 model = sys.argv[sys.argv.index('--model') + 1] if '--model' in sys.argv else 'qwen3-0.6b'
-rng = random.Random(0)
-# prompts that repeat a phrase (what prompt lookup is for) and prompts that do not
-prompts = [[rng.randrange(100, 30000) for _ in range(rng.randint(8, 24))] * rng.randint(3, 8) for _ in range(32)]
-prompts += [[rng.randrange(100, 30000) for _ in range(rng.randint(50, 300))] for _ in range(32)]
-params = SamplingParams(temperature=0, max_tokens=128, ignore_eos=True)
-res = {'gpu': torch.cuda.get_device_name(0), 'model': model, 'requests': len(prompts), 'max_tokens': 128}
-outs = {}
-for name, cfg in [('plain', None), ('ngram', {'method': 'ngram', 'num_speculative_tokens': 4})]:
-    llm = LLM(model, load_format='dummy', device='cuda', enable_prefix_caching=False, speculative_config=cfg)
-    llm.generate(prompts[:4], params, use_tqdm=False)                                  # warm-up (graphs, compile)
+rng, K, N_OUT = random.Random(0), 4, 256
+params = SamplingParams(temperature=0, max_tokens=N_OUT, ignore_eos=True)
+kw = dict(load_format='dummy', device='cuda', enable_prefix_caching=False, num_kv_blocks=6000, max_num_seqs=64)
+
+def timed(llm, prompts, p=params):
+    "One warm-up, then one timed run of `prompts`: (numbers, greedy token lists)."
+    llm.generate(prompts, SamplingParams(temperature=0, max_tokens=8, ignore_eos=True), use_tqdm=False)
     c0 = dict(llm.core.metrics.counters); torch.cuda.synchronize(); t0 = time.perf_counter()
-    outs[name] = [o.outputs[0].token_ids for o in llm.generate(prompts, params, use_tqdm=False)]
+    outs = [o.outputs[0].token_ids for o in llm.generate(prompts, p, use_tqdm=False)]
     torch.cuda.synchronize(); dt = time.perf_counter() - t0
-    c = llm.core.metrics.counters
-    res[name] = dict(seconds=round(dt, 3), output_tok_s=round(sum(map(len, outs[name])) / dt, 1), steps=c['steps'] - c0.get('steps', 0),
-                     draft_tokens=c['draft_tokens'] - c0.get('draft_tokens', 0), accepted_tokens=c['accepted_tokens'] - c0.get('accepted_tokens', 0))
+    d = lambda k: llm.core.metrics.counters[k] - c0.get(k, 0)
     llm.core.allocator.assert_idle()
-    del llm; torch.cuda.empty_cache()
-res['same_tokens'] = sum(a == b for a, b in zip(outs['plain'], outs['ngram']))
-res['first_difference'] = next(([i, next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)] for i, (a, b) in enumerate(zip(outs['plain'], outs['ngram'])) if a != b), None)
+    return dict(seconds=round(dt, 3), tok_s=round(sum(map(len, outs)) / dt, 1), steps=d('steps'), draft=d('draft_tokens'),
+                accepted=d('accepted_tokens')), outs
+
+same = lambda a, b: sum(x == y for x, y in zip(a, b))
+res = {'gpu': torch.cuda.get_device_name(0), 'model': model, 'k': K, 'max_tokens': N_OUT, 'prompt_tokens': 256, 'curve': {}, 'plain': {}}
+plain = LLM(model, **kw)
+oracle = OracleProposer([], 0.0, num_tokens=K)
+spec = LLM(model, speculative_config={'method': oracle}, **kw)
+res['paths'] = spec.core.paths()
+for bs in (1, 8, 32):
+    ps = [[rng.randrange(1000, 100000) for _ in range(256)] for _ in range(bs)]
+    base, want = timed(plain, ps)
+    oracle.refs = {tuple(p[:oracle.key_len]): p + o for p, o in zip(ps, want)}
+    pts = []
+    for oracle.accuracy in (0.0, 0.5, 0.7, 0.9, 1.0):
+        r, got = timed(spec, ps)
+        pts.append(dict(accuracy=oracle.accuracy, speedup=round(r['tok_s'] / base['tok_s'], 3), same_outputs=same(got, want), **r))
+        print(bs, pts[-1], flush=True)
+    res['plain'][bs] = [base, timed(plain, ps)[0]]
+    res['curve'][bs] = pts
+del spec; torch.cuda.empty_cache()
+
+# prompt lookup at batch 1 on prompts that repeat a phrase
+rep = [[rng.randrange(1000, 30000) for _ in range(rng.randint(8, 24))] * 8 for _ in range(4)]
+ngram = LLM(model, speculative_config={'method': 'ngram', 'num_speculative_tokens': K}, **kw)
+res['ngram_batch1'] = []
+for p in rep:
+    a, wa = timed(plain, [p]); b, wb = timed(ngram, [p])
+    res['ngram_batch1'].append(dict(plain=a, ngram=b, speedup=round(b['tok_s'] / a['tok_s'], 3),
+                                    acceptance=round(b['accepted'] / max(b['draft'], 1), 3), same_outputs=same(wa, wb)))
+    print(res['ngram_batch1'][-1], flush=True)
+del ngram; torch.cuda.empty_cache()
+
+# the draft-model path on the GPU: the target's own shape and (deterministic dummy) weights as the draft
+dm = LLM(model, speculative_config={'method': 'draft_model', 'model': model, 'load_format': 'dummy', 'num_speculative_tokens': K}, **kw)
+p1 = [[rng.randrange(1000, 100000) for _ in range(256)]]
+a, wa = timed(plain, p1, SamplingParams(temperature=0, max_tokens=64, ignore_eos=True))
+b, wb = timed(dm, p1, SamplingParams(temperature=0, max_tokens=64, ignore_eos=True))
+hot = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=64, ignore_eos=True, seed=1)
+c, _ = timed(dm, p1 * 4, hot)
+res['draft_model_batch1'] = dict(plain=a, draft_model=b, same_outputs=same(wa, wb), acceptance=round(b['accepted'] / max(b['draft'], 1), 3),
+                                 sampled_batch4=c, sampled_acceptance=round(c['accepted'] / max(c['draft'], 1), 3))
+print(res['draft_model_batch1'], flush=True)
 print(json.dumps(res, indent=1))
-if os.environ.get('OUT'): Path(os.environ['OUT'], 'speculative-gpu.json').write_text(json.dumps(res, indent=1))
+if os.environ.get('OUT'): Path(os.environ['OUT'], 'speculative-oracle-gpu.json').write_text(json.dumps(res, indent=1))

@@ -66,7 +66,8 @@ class EngineCore:
             n_cpu = swap_pool_blocks(cfg, block_size, kv_dt, space, kvh) if preemption_mode == 'swap' else 0
             sizes = dict(num_blocks=n, block_size=block_size, swap_blocks=n_cpu, max_num_seqs=max_num_seqs,
                          max_num_batched_tokens=max_num_batched_tokens, max_model_len=self.max_model_len, enforce_eager=enforce_eager,
-                         quantization=quantization, kv_cache_dtype=kv_cache_dtype)
+                         quantization=quantization, kv_cache_dtype=kv_cache_dtype,
+                         draft_tokens=draft['num_speculative_tokens'] if draft else getattr(proposer, 'num_tokens', 0))
             if self.followers: self.followers.send(sizes)      # every rank builds the same runner, capturing graphs together
             self.runner = build_runner(self.model, seed=seed, **sizes)
             self.runner.followers, self.cache = self.followers, self.runner.cache

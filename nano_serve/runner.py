@@ -182,23 +182,28 @@ class CUDAGraphDecoder:
         return out[:n]
 
 # %% ../nbs/06b_runner.ipynb #61105fbb
-def mixed_token_buckets(max_tokens: int) -> list[int]:
-    "Token counts to capture steps with prefills at: multiples of 256 up to 2,048, then of 1,024, up to `max_tokens`."
-    b = [t for t in range(256, 2049, 256) if t < max_tokens] + [t for t in range(3072, max_tokens, 1024)]
+def mixed_token_buckets(max_tokens: int, small: bool = False) -> list[int]:
+    "Token counts to capture steps with prefills at: multiples of 256 up to 2,048, then of 1,024, up to `max_tokens`; `small`: 16-128 first."
+    b = [t for t in ((16, 32, 64, 128) if small else ()) if t < max_tokens]
+    b += [t for t in range(256, 2049, 256) if t < max_tokens] + [t for t in range(3072, max_tokens, 1024)]
     return b + [max_tokens]
+
+assert mixed_token_buckets(8192)[:3] == [256, 512, 768] and mixed_token_buckets(300, small=True) == [16, 32, 64, 128, 256, 300]
 
 class CUDAGraphMixed:
     "Steps with prefill chunks captured as CUDA graphs per token-count bucket, over metadata padded to a fixed size."
     def __init__(self, model, cache: KVCache, attend, max_tokens: int, max_seqs: int, max_blocks: int, scratch_block: int,
-                 pool=None, capture: bool = True):
+                 pool=None, capture: bool = True, draft_tokens: int = 0):
         dev, self.model, self.cache, self.attend = cache.data.device, model, cache, attend
-        self.sizes, self.scratch_slot, self.max_seqs = mixed_token_buckets(max_tokens), scratch_block * cache.block_size, max_seqs
+        self.sizes = mixed_token_buckets(max_tokens, small=draft_tokens > 0)   # drafts: small steps of (1 + k) tokens a request
+        self.scratch_slot, self.max_seqs = scratch_block * cache.block_size, max_seqs
+        self.max_rows = max_seqs * (1 + draft_tokens)      # logits rows: every drafted position is verified
         T, R, long = self.sizes[-1], max_seqs + 1, dict(dtype=torch.long, device=dev)   # one request row more: the padding's
         self.ids, self.pos, self.slots = torch.zeros(T, **long), torch.zeros(T, **long), torch.full((T,), self.scratch_slot, **long)
         self.tables = torch.full((R, max_blocks), scratch_block, dtype=torch.int32, device=dev)
         self.lens = torch.ones(R, dtype=torch.int32, device=dev)
         self.qloc = torch.zeros(R + 1, dtype=torch.int32, device=dev)
-        self.rows = torch.zeros(max_seqs, **long)
+        self.rows = torch.zeros(self.max_rows, **long)
         self.graphs, self.pool = {}, pool
         with torch.inference_mode():
             for t in reversed(self.sizes) if capture else ():
@@ -208,12 +213,13 @@ class CUDAGraphMixed:
     def forward(self, t: int) -> torch.Tensor:
         "The model over the static buffers at bucket `t`: logits of every `rows` entry (what a graph records)."
         meta = AttentionMetadata(self.slots[:t], self.tables, self.lens, self.qloc, None, None, decode_only=False)
-        return self.model.compute_logits(self.model(self.ids[:t], self.pos[:t], PagedAttention(self.cache, meta, self.attend))[self.rows])
+        rows = self.rows[:min(t, self.max_rows)]            # a step of t tokens samples at most t rows
+        return self.model.compute_logits(self.model(self.ids[:t], self.pos[:t], PagedAttention(self.cache, meta, self.attend))[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
-        "Whether a step fits the buffers: tokens within the largest bucket, at most `max_seqs` requests and sampled rows."
+        "Whether a step fits the buffers: tokens within the largest bucket, at most `max_seqs` requests and `max_rows` sampled rows."
         return x.input_ids.shape[0] <= self.sizes[-1] and x.meta.block_tables.shape[0] <= self.max_seqs \
-            and x.logits_rows.shape[0] <= self.max_seqs and x.meta.block_tables.shape[1] <= self.tables.shape[1]
+            and x.logits_rows.shape[0] <= self.max_rows and x.meta.block_tables.shape[1] <= self.tables.shape[1]
 
     def load(self, x: 'ModelInputs') -> int:
         "Copy a step into the static buffers, padded as the table above says; its bucket."
@@ -236,8 +242,8 @@ class CUDAGraphMixed:
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
                  max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0,
-                 quantization: str | None = None, kv_cache_dtype: str = 'auto') -> ModelRunner:
-    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs and runner for `model` on its device."
+                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0) -> ModelRunner:
+    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs (sized for `draft_tokens` a request) and runner."
     quantize_model(model, quantization)
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
     kv = resolve_kv_dtype(kv_cache_dtype, dt)
@@ -251,7 +257,8 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
             model.compile_fusions()
             width = -(-max_model_len // block_size)
             graphs = CUDAGraphDecoder(model, cache, attend, max_num_seqs, width, num_blocks)
-            mixed = CUDAGraphMixed(model, cache, attend, max_num_batched_tokens, max_num_seqs, width, num_blocks, graphs.pool)
+            mixed = CUDAGraphMixed(model, cache, attend, max_num_batched_tokens, max_num_seqs, width, num_blocks, graphs.pool,
+                                   draft_tokens=draft_tokens)
     elif dev.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
         model.prepack_linears()   # oneDNN-packed weights (00_model)
     return ModelRunner(model, cache, Sampler(seed), attend, swap, graphs, mixed)
