@@ -25,7 +25,7 @@ from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
                                  IncrementalDetokenizer, eos_token_id, expand_n)
 from .metrics import Metrics, StepRecord
-from .speculative import DraftModel
+from .speculative import DraftModel, SpeculationGate
 from .structured import Constraints, Grammars
 
 # %% ../nbs/06_engine.ipynb #2ecd9c85
@@ -40,7 +40,7 @@ class EngineCore:
                  quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto'):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
-        proposer, draft = make_proposer(speculative_config)   # a token proposer for the scheduler, or a draft model's settings
+        proposer, draft, adaptive = make_proposer(speculative_config)   # a token proposer for the scheduler, or a draft model's settings
         self.device = torch.device(device) if device is not None else default_device()
         resolve_kv_dtype(kv_cache_dtype, torch.float32)  # the quantization switches, checked before any weight is read or process started
         check_quantization(quantization, self.device, load_config(*resolve_model_source(model, load_format)) if quantization else None)
@@ -76,12 +76,13 @@ class EngineCore:
         except BaseException:
             if self.followers: self.followers.close(timeout=2)
             raise
-        self.drafter = None   # with method 'draft_model': guesses each decoding request's next tokens after every step (06g_speculative)
+        self.drafter = None   # with method 'draft_model': guesses each decoding request's next tokens before every step (06g_speculative)
         if draft:
             self.drafter = DraftModel.load(draft['model'], self.device, self.model.dtype, cfg.vocab_size, draft['load_format'],
                                            num_tokens=draft['num_speculative_tokens'], num_blocks=n, block_size=block_size,
                                            max_model_len=self.max_model_len, seed=seed, quantization=draft['quantization'])
             self.runner.sampler.draft_probs = self.drafter.probs   # sampled guesses are verified against the q they came from
+            self.drafter.adaptive = adaptive
         self.allocator = BlockAllocator(n, block_size, enable_prefix_caching, eviction)
         preemption = SwapPreemption(n_cpu, block_size) if preemption_mode == 'swap' else RecomputePreemption()
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
@@ -94,6 +95,8 @@ class EngineCore:
         self._last_token: dict[str, float] = {}    # when each request last got tokens (inter-token latency)
         # overlapped scheduling (default on a GPU, without speculation): plan step N+1 while the device runs step N
         speculating = proposer is not None or draft is not None
+        self.gate = SpeculationGate() if speculating and adaptive else None   # drafting off where it does not pay (06g_speculative)
+        self.scheduler.adaptive_drafts = adaptive
         self.async_scheduling = (self.device.type == 'cuda' and not speculating) if async_scheduling is None else async_scheduling
         if self.async_scheduling and speculating: raise ValueError("async_scheduling does not combine with speculative decoding")
         self.inflight = None                       # (InFlight, marks) of the launched, unread step
@@ -106,27 +109,27 @@ def grammars_for(model, load_format: str, cfg) -> Grammars:
 
 DRAFT_MODEL_KEYS = {'model': None, 'num_speculative_tokens': 4, 'load_format': 'auto', 'quantization': None}
 
-def make_proposer(config: dict | None) -> tuple[object | None, dict | None]:
-    "A vLLM-style `speculative_config` as (a token proposer for the scheduler, or None; a draft model's settings, or None)."
-    if not config: return None, None
+def make_proposer(config: dict | None) -> tuple[object | None, dict | None, bool]:
+    "A vLLM-style `speculative_config` as (a token proposer for the scheduler, or None; a draft model's settings, or None; adaptive)."
+    if not config: return None, None, True
     config = dict(config)
-    method = config.pop('method', 'ngram')
+    method, adaptive = config.pop('method', 'ngram'), config.pop('adaptive', True)   # adaptive: lengths follow acceptance, gate on
     if hasattr(method, 'propose'):   # any object with propose(tokens, limit): e.g. `OracleProposer` (06g_speculative)
-        if config: raise ValueError(f"speculative_config: a proposer object takes no other keys, got {sorted(config)}")
-        return method, None
+        if config: raise ValueError(f"speculative_config: a proposer object takes only 'adaptive' besides, got {sorted(config)}")
+        return method, None, adaptive
     if method == 'draft_model':
         unknown = set(config) - set(DRAFT_MODEL_KEYS)
-        if unknown: raise ValueError(f"speculative_config: unknown keys {sorted(unknown)} (known: method, {', '.join(DRAFT_MODEL_KEYS)})")
+        if unknown: raise ValueError(f"speculative_config: unknown keys {sorted(unknown)} (known: method, adaptive, {', '.join(DRAFT_MODEL_KEYS)})")
         if 'model' not in config: raise ValueError("speculative_config: method 'draft_model' needs 'model' (a path, or None for the bundled model)")
         if config.get('num_speculative_tokens', 4) < 1: raise ValueError("speculative_config: num_speculative_tokens must be at least 1")
-        return None, {**DRAFT_MODEL_KEYS, **config}
+        return None, {**DRAFT_MODEL_KEYS, **config}, adaptive
     if method != 'ngram':
         raise ValueError(f"speculative_config: method {method!r} is not one of 'ngram' (prompt lookup), 'draft_model', "
                          "or an object with propose(tokens, limit)")
     names = {'num_speculative_tokens': 'num_tokens', 'prompt_lookup_max': 'max_ngram', 'prompt_lookup_min': 'min_ngram'}
     unknown = set(config) - set(names)
-    if unknown: raise ValueError(f"speculative_config: unknown keys {sorted(unknown)} (known: method, {', '.join(names)})")
-    return NgramProposer(**{names[k]: v for k, v in config.items()}), None
+    if unknown: raise ValueError(f"speculative_config: unknown keys {sorted(unknown)} (known: method, adaptive, {', '.join(names)})")
+    return NgramProposer(**{names[k]: v for k, v in config.items()}), None, adaptive
 
 # %% ../nbs/06_engine.ipynb #d6ed6abd
 @patch
@@ -149,21 +152,26 @@ def step(self: EngineCore) -> list[TokenDelta]:
 
 @patch
 def _step_plain(self: EngineCore) -> list[TokenDelta]:
-    "Schedule, execute, update: the step in a straight line."
+    "Schedule, execute, update: the step in a straight line (with speculation: decide whether to draft, and draft, first)."
+    t0, running = time.perf_counter(), len(self.scheduler.running)
+    on = self.scheduler.speculate = self.gate.decide(running) if self.gate is not None else True
+    draft_seconds = self._propose() if self.drafter is not None and on else 0.0
     batch = self.scheduler.schedule()
     if not batch: return []
     res = self.runner.execute(batch)
+    res.forward_seconds += draft_seconds   # the draft model's time is model time
     updated = self.scheduler.update(batch, res.sampled)
-    if self.drafter is not None: self._propose(updated, res)
+    if self.gate is not None and batch.chunks and not batch.num_prefill_tokens:   # decode-only steps measure what drafting buys
+        self.gate.observe(len(batch.chunks), on, time.perf_counter() - t0, sum(map(len, res.sampled.values())))
     return self._report([(r, r.output_token_ids[self._sent[r.request_id]:]) for r in updated], batch, res)   # one token, or several after a draft
 
 @patch
-def _propose(self: EngineCore, updated: list[Request], res: StepResult):
-    "Let the draft model guess the next tokens of the requests that just got theirs; the scheduler finds each guess on its request."
-    t0 = time.perf_counter()
-    drafts = self.drafter.propose(updated)
-    for r in updated: r.next_draft = drafts.get(r.request_id, ())
-    res.forward_seconds += time.perf_counter() - t0   # the draft model's time is model time
+def _propose(self: EngineCore) -> float:
+    "Let the draft model guess the next tokens of the running requests about to decode (each guess left on its request); seconds taken."
+    t0, running = time.perf_counter(), self.scheduler.running
+    drafts = self.drafter.propose(running)
+    for r in running: r.next_draft = drafts.get(r.request_id, ())
+    return time.perf_counter() - t0
 
 @patch
 def _report(self: EngineCore, updated: list, batch: ScheduledBatch, res: StepResult) -> list[TokenDelta]:
