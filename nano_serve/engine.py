@@ -93,12 +93,12 @@ class EngineCore:
         self.limits = EngineLimits(cfg.vocab_size, self.max_model_len, n, block_size, eos_token_id(None, cfg.eos_token_id))
         self._sent: dict[str, int] = {}            # output tokens already reported, per request
         self._last_token: dict[str, float] = {}    # when each request last got tokens (inter-token latency)
-        # overlapped scheduling (default on a GPU, without speculation): plan step N+1 while the device runs step N
+        # overlapped scheduling (default on a GPU): plan step N+1 while the device runs step N
         speculating = proposer is not None or draft is not None
         self.gate = SpeculationGate() if speculating and adaptive else None   # drafting off where it does not pay (06g_speculative)
         self.scheduler.adaptive_drafts = adaptive
-        self.async_scheduling = (self.device.type == 'cuda' and not speculating) if async_scheduling is None else async_scheduling
-        if self.async_scheduling and speculating: raise ValueError("async_scheduling does not combine with speculative decoding")
+        self.async_scheduling = self.device.type == 'cuda' if async_scheduling is None else async_scheduling   # (steps that draft never overlap)
+        self.speculating, self._decided = speculating, None   # _decided: a step's choice to draft, kept while an overlapped step is read
         self.inflight = None                       # (InFlight, marks) of the launched, unread step
         self._host_readers: set[str] = set()       # requests whose sampling reads token values on the host
 
@@ -146,23 +146,33 @@ def add(self: EngineCore, req: Request):
 @patch
 def step(self: EngineCore) -> list[TokenDelta]:
     "Run one engine step; a `TokenDelta` for each request that got tokens or ended (overlapped: of the step before)."
-    if self.async_scheduling and not self._host_readers: return self._step_ahead()
-    if self.inflight is not None: return self._resolve(self._take_inflight())   # read the launched step before a plain one
-    return self._step_plain()
+    draft = self.scheduler.speculate = self._drafts_now()
+    if self.async_scheduling and not self._host_readers and not draft: return self._step_ahead()
+    if self.inflight is not None:   # read the launched step before a plain one; a decision to draft waits for the next call
+        self._decided = draft
+        return self._resolve(self._take_inflight())
+    return self._step_plain(draft)
 
 @patch
-def _step_plain(self: EngineCore) -> list[TokenDelta]:
-    "Schedule, execute, update: the step in a straight line (with speculation: decide whether to draft, and draft, first)."
-    t0, running = time.perf_counter(), len(self.scheduler.running)
-    on = self.scheduler.speculate = self.gate.decide(running) if self.gate is not None else True
-    draft_seconds = self._propose() if self.drafter is not None and on else 0.0
+def _drafts_now(self: EngineCore) -> bool:
+    "Whether this step drafts: speculation is configured and, if adaptive, the gate says it has been paying at this batch size."
+    if not self.speculating: return False
+    if self._decided is not None: draft, self._decided = self._decided, None; return draft
+    return self.gate.decide(len(self.scheduler.running)) if self.gate is not None else True
+
+@patch
+def _step_plain(self: EngineCore, draft: bool = False) -> list[TokenDelta]:
+    "Schedule, execute, update: the step in a straight line (when it `draft`s, the draft model guesses first)."
+    t0 = time.perf_counter()
+    draft_seconds = self._propose() if self.drafter is not None and draft else 0.0
     batch = self.scheduler.schedule()
     if not batch: return []
     res = self.runner.execute(batch)
     res.forward_seconds += draft_seconds   # the draft model's time is model time
     updated = self.scheduler.update(batch, res.sampled)
-    if self.gate is not None and batch.chunks and not batch.num_prefill_tokens:   # decode-only steps measure what drafting buys
-        self.gate.observe(len(batch.chunks), on, time.perf_counter() - t0, sum(map(len, res.sampled.values())))
+    if self.gate is not None and batch.chunks and not batch.num_prefill_tokens and (batch.num_draft_tokens or not draft):
+        # decode-only steps measure what drafting buys (a step allowed to draft that got no guesses says nothing about it)
+        self.gate.observe(len(batch.chunks), draft, time.perf_counter() - t0, sum(map(len, res.sampled.values())))
     return self._report([(r, r.output_token_ids[self._sent[r.request_id]:]) for r in updated], batch, res)   # one token, or several after a draft
 
 @patch
@@ -265,10 +275,14 @@ def close(self: EngineCore):
 @patch
 def _step_ahead(self: EngineCore) -> list[TokenDelta]:
     "Launch the next step, then read the one before it: the host plans while the device computes."
-    batch = self.scheduler.schedule()
+    t0, batch = time.perf_counter(), self.scheduler.schedule()
     launched = (self.runner.launch(batch), self.scheduler.advance(batch)) if batch else None
     previous, self.inflight = self.inflight, launched
-    return self._resolve(previous) if previous is not None else []
+    if previous is None: return []
+    deltas, done = self._resolve(previous), previous[0].batch
+    if self.gate is not None and done.chunks and not done.num_prefill_tokens:   # one overlapped call: about one step of the device
+        self.gate.observe(len(done.chunks), False, time.perf_counter() - t0, sum(len(d.token_ids) for d in deltas))
+    return deltas
 
 @patch
 def _take_inflight(self: EngineCore):

@@ -434,7 +434,9 @@ class NgramProposer:
         for n in range(min(self.max_ngram, len(tokens) - 1), self.min_ngram - 1, -1):
             windows = t[:-1].unfold(0, n, 1)                 # every earlier n-gram (not the tail itself)
             hits = (windows == t[-n:]).all(-1).nonzero()
-            if len(hits): i = hits[-1].item() + n; return tuple(tokens[i:i + k])
+            if len(hits):
+                follow = tokens[hits[-1].item() + n:]           # what followed the match: a period of the text, if short
+                return tuple(follow[j % len(follow)] for j in range(k))
         return ()
 
 # %% ../nbs/03_scheduler.ipynb #152a7b0b

@@ -123,7 +123,7 @@ assert _o.propose([1, 2, 3], limit=2) == (4, 5) and _o.propose([9, 9]) == () and
 # %% ../nbs/06g_speculative.ipynb #cd8daa29
 class SpeculationGate:
     "Drafting on or off, per batch-size bucket, by which has given more tokens per second per request lately; the other is retried every `explore` steps."
-    def __init__(self, explore: int = 50, window: int = 16, warm: int = 3):
+    def __init__(self, explore: int = 20, window: int = 8, warm: int = 3):
         self.explore, self.window, self.warm = explore, window, warm
         self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> tokens/s per request of recent steps
         self.steps: dict[int, int] = {}
