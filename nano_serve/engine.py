@@ -96,7 +96,6 @@ class EngineCore:
         # overlapped scheduling (default on a GPU): plan step N+1 while the device runs step N
         speculating = proposer is not None or draft is not None
         self.gate = SpeculationGate() if speculating and adaptive else None   # drafting off where it does not pay (06g_speculative)
-        self.scheduler.adaptive_drafts = adaptive
         self.async_scheduling = self.device.type == 'cuda' if async_scheduling is None else async_scheduling   # (steps that draft never overlap)
         self.speculating, self._decided = speculating, None   # _decided: a step's choice to draft, kept while an overlapped step is read
         self.inflight = None                       # (InFlight, marks) of the launched, unread step

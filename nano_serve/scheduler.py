@@ -199,7 +199,7 @@ class Scheduler:
         self.policy, self.preemption = policy or FCFS(), preemption or RecomputePreemption()
         self.max_model_len = max_model_len
         self.proposer = proposer            # guesses tokens ahead for speculative decoding; None: off
-        self.speculate, self.adaptive_drafts = True, True   # drafting on this step (the engine's gate); draft length follows acceptance
+        self.speculate = True               # whether this step may draft (the engine's gate, 06g_speculative, decides)
         self.waiting: list[Request] = []    # sorted by policy key
         self.running: list[Request] = []    # sorted by policy key
         self.swapped: list[Request] = []    # sorted by policy key
@@ -451,7 +451,6 @@ def _draft(self: Scheduler, req: Request, budget: int) -> tuple[int, ...]:
     given, req.next_draft = req.next_draft, ()          # a draft model's guess is used once, or not at all
     if (self.proposer is None and not given) or not self.speculate or not drafts_allowed(req.params): return ()
     limit = min(budget, req.params.max_tokens - len(req.output_token_ids) - 1)
-    if req.draft_accepted is not None and self.adaptive_drafts: limit = min(limit, req.draft_accepted + 1)   # grow while guesses hold, shrink when they miss
     draft = given[:max(limit, 0)] if given else self.proposer.propose(req.all_token_ids, limit)
     if draft and not self.allocator.allocate(req.request_id, req.num_computed_tokens + 1 + len(draft)): return ()
     return draft

@@ -126,7 +126,7 @@ class SpeculationGate:
     def __init__(self, explore: int = 20, window: int = 8, warm: int = 3):
         self.explore, self.window, self.warm = explore, window, warm
         self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> tokens/s per request of recent steps
-        self.steps: dict[int, int] = {}
+        self.steps, self.winner, self.every, self.due = {}, {}, {}, {}   # per bucket: steps, last winner, retry interval, next retry
 
     def rate(self, b: int, on: bool) -> float:
         "The median tokens per second per request of the recent steps of bucket `b` with drafting `on`."
@@ -139,7 +139,10 @@ class SpeculationGate:
         on, off = (len(self.seen.get((b, x), ())) for x in (True, False))
         if on < self.warm or off < self.warm: return on < self.warm          # measure both first: on, then off
         best = self.rate(b, True) >= self.rate(b, False)
-        return (not best) if n % self.explore == 0 else best
+        if best != self.winner.get(b): self.winner[b], self.every[b], self.due[b] = best, self.explore, n + self.explore
+        if n < self.due[b]: return best
+        self.every[b] = min(2 * self.every[b], 16 * self.explore); self.due[b] = n + self.every[b]   # retry the loser, then back off
+        return not best
 
     def observe(self, batch: int, on: bool, seconds: float, tokens: int):
         "Record a step without prefill work: `batch` requests got `tokens` tokens in `seconds`, drafting `on`."
