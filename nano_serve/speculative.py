@@ -6,7 +6,7 @@
 __all__ = ['common_prefix', 'DraftModel', 'OracleProposer', 'SpeculationGate']
 
 # %% ../nbs/06g_speculative.ipynb #a0c14eac
-import random, statistics
+import random
 from collections import deque
 
 import torch
@@ -125,12 +125,15 @@ class SpeculationGate:
     "Drafting on or off, per batch-size bucket, by which has given more tokens per second per request lately; the other is retried every `explore` steps."
     def __init__(self, explore: int = 20, window: int = 8, warm: int = 3):
         self.explore, self.window, self.warm = explore, window, warm
-        self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> tokens/s per request of recent steps
+        self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> (tokens per request, seconds) of recent steps
         self.steps, self.winner, self.every, self.due = {}, {}, {}, {}   # per bucket: steps, last winner, retry interval, next retry
+        self.retrying: dict[int, int] = {}                 # per bucket: retry steps still to run
 
     def rate(self, b: int, on: bool) -> float:
-        "The median tokens per second per request of the recent steps of bucket `b` with drafting `on`."
-        return statistics.median(self.seen[b, on])
+        "Tokens per second per request over the recent steps of bucket `b` with drafting `on`, the slowest step left out."
+        s = sorted(self.seen[b, on], key=lambda x: x[1])
+        s = s[:-1] if len(s) > 2 else s
+        return sum(t for t, _ in s) / sum(x for _, x in s)
 
     def decide(self, batch: int) -> bool:
         "Whether the next step, with `batch` running requests, drafts."
@@ -140,10 +143,12 @@ class SpeculationGate:
         if on < self.warm or off < self.warm: return on < self.warm          # measure both first: on, then off
         best = self.rate(b, True) >= self.rate(b, False)
         if best != self.winner.get(b): self.winner[b], self.every[b], self.due[b] = best, self.explore, n + self.explore
+        if self.retrying.get(b): self.retrying[b] -= 1; return not best
         if n < self.due[b]: return best
         self.every[b] = min(2 * self.every[b], 16 * self.explore); self.due[b] = n + self.every[b]   # retry the loser, then back off
+        self.retrying[b] = self.warm - 1
         return not best
 
     def observe(self, batch: int, on: bool, seconds: float, tokens: int):
         "Record a step without prefill work: `batch` requests got `tokens` tokens in `seconds`, drafting `on`."
-        self.seen.setdefault((batch.bit_length(), on), deque(maxlen=self.window)).append(tokens / batch / seconds)
+        self.seen.setdefault((batch.bit_length(), on), deque(maxlen=self.window)).append((tokens / batch, seconds))
