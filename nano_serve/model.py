@@ -9,7 +9,7 @@ __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', '
            'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root', 'gguf_index',
            'read_gguf_weights', 'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model',
            'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model',
-           'max_rel_error', 'generate_greedy']
+           'max_rel_error', 'hf_reference', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
 import functools, importlib.metadata, importlib.resources, json, os, shutil, tempfile, zlib
@@ -417,6 +417,19 @@ def load_model(model: str | Path | None = None, device=None, dtype=None, load_fo
 def max_rel_error(ours: torch.Tensor, ref: torch.Tensor) -> float:
     "Largest absolute difference, relative to the largest magnitude in `ref`."
     return ((ours.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
+
+# %% ../nbs/00_model.ipynb #e8ae0e45
+def hf_reference(model=None, load_format: str = 'auto', dtype=torch.float32):
+    "transformers' own model class over the weights our loader reads, on the CPU: the reference the notebooks compare with."
+    from transformers import AutoModelForCausalLM
+    kind, path = resolve_model_source(model, load_format)
+    config = load_config(kind, path)
+    state = read_gguf_weights(path, config) if kind == 'gguf' else read_safetensors_weights(path)
+    ref = AutoModelForCausalLM.from_config(config)
+    missing, unexpected = ref.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - {'lm_head.weight'}: raise ValueError(f"weights do not fit transformers' model: {missing} {unexpected}")
+    ref.tie_weights()
+    return ref.to(dtype).eval()
 
 # %% ../nbs/00_model.ipynb #8df2bb21
 @torch.inference_mode()

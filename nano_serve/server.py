@@ -315,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     a('--eviction-policy', default='lru', choices=list(EVICTION_POLICIES), help='which cached prefix block to reuse first when the pool is full (02_allocator)')
     a('--no-prefix-caching', action='store_true', help='disable prefix caching')
     a('--speculative-config', type=json.loads, default=None,
-      help='speculative decoding by prompt lookup, as JSON: \'{"method": "ngram", "num_speculative_tokens": 4}\'')
+      help='speculative decoding, as JSON: prompt lookup \'{"method": "ngram", "num_speculative_tokens": 4}\' '
+           'or a draft model \'{"method": "draft_model", "model": PATH, "num_speculative_tokens": 4}\' (PATH null: the bundled model)')
     a('--api-key', default=None, help='require "Authorization: Bearer KEY" on /v1/* requests')
     a('--max-waiting', type=int, default=256, help='answer 429 when more requests than this are waiting (counted per service process)')
     a('--max-body-mb', type=float, default=16, help='answer 413 to request bodies larger than this')
