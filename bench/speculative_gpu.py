@@ -12,7 +12,9 @@
    The same with the gate on (`adaptive`, the default; a fresh gate per run) at accuracy 0, 0.7 and 0.9.
 2. Prompt lookup at batch 1 on prompts that repeat a phrase (random weights: the acceptance is what it is; reported).
 3. The draft-model method at batch 1 with a draft of the target's own shape and weights (a correctness check of the
-   path on the GPU, not a speedup: the draft costs what the target costs).
+   path on the GPU, not a speedup: the draft costs what the target costs), and with a 2-layer draft of the target's
+   vocabulary, both as echo models (every guess right): what the method buys when the draft is cheap and right,
+   at batch 1 and 8.
 Every speculative run's greedy tokens are compared with the plain run's.
 """
 import json, os, random, sys, time
@@ -100,5 +102,24 @@ c, _ = timed(dm, p1 * 4, hot)
 res['draft_model_batch1'] = dict(plain=a, draft_model=b, same_outputs=same(wa, wb), acceptance=round(b['accepted'] / max(b['draft'], 1), 3),
                                  sampled_batch4=c, sampled_acceptance=round(c['accepted'] / max(c['draft'], 1), 3))
 print(res['draft_model_batch1'], flush=True)
+del dm; torch.cuda.empty_cache()
+
+# a cheap draft: 2 layers of the target's width and vocabulary (an HF folder written by transformers), both echo models
+from transformers import AutoConfig, AutoModelForCausalLM
+cfg = AutoConfig.for_model(**{**json.loads((Path(__file__).resolve().parent.parent / 'nano_serve/configs' / f'{model}.json').read_text()),
+                              'num_hidden_layers': 2})
+small = Path('/tmp/draft-2layer'); AutoModelForCausalLM.from_config(cfg).save_pretrained(small)
+echo_plain = echo(LLM(model, **kw))
+cheap = LLM(model, speculative_config={'method': 'draft_model', 'model': str(small), 'num_speculative_tokens': K}, **kw)
+echo(cheap); echo_model = cheap.core.drafter.runner.model
+for name, m in echo_model.named_modules():
+    if name.endswith(('o_proj', 'down_proj')): m.weight.data.zero_()
+res['cheap_draft'] = {}
+for bs in (1, 8):
+    ps = [[rng.randrange(1000, 100000) for _ in range(256)] for _ in range(bs)]
+    a, wa = timed(echo_plain, ps); b, wb = timed(cheap, ps)
+    res['cheap_draft'][bs] = dict(plain=a, draft_model=b, speedup=round(b['tok_s'] / a['tok_s'], 3), same_outputs=same(wa, wb),
+                                  acceptance=round(b['accepted'] / max(b['draft'], 1), 3), draft_paths=cheap.core.drafter.runner.graphs is not None)
+    print('cheap draft', bs, res['cheap_draft'][bs], flush=True)
 print(json.dumps(res, indent=1))
 if os.environ.get('OUT'): Path(os.environ['OUT'], 'speculative-oracle-gpu.json').write_text(json.dumps(res, indent=1))

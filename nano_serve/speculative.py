@@ -31,10 +31,12 @@ assert common_prefix([1, 2, 3], [1, 2, 3, 4]) == 3 and common_prefix([1, 5, 3], 
 class DraftModel:
     "A small model of the target's tokenizer that guesses each decoding request's next `num_tokens` tokens from its own paged KV cache."
     def __init__(self, model, num_tokens: int, num_blocks: int, block_size: int, max_model_len: int, seed: int = 0,
-                 quantization: str | None = None):
+                 quantization: str | None = None, max_num_seqs: int = 64, enforce_eager: bool = False):
         if num_tokens < 1: raise ValueError("num_speculative_tokens must be at least 1")
         self.k, self.max_model_len, self.seed, self.adaptive = num_tokens, max_model_len, seed, True
-        self.runner = build_runner(model, num_blocks, block_size, max_model_len=max_model_len, enforce_eager=True, quantization=quantization)
+        # on a GPU its single-token steps replay CUDA graphs, like the target's decode steps (06b_runner)
+        self.runner = build_runner(model, num_blocks, block_size, max_num_seqs=max_num_seqs, max_model_len=max_model_len,
+                                   enforce_eager=enforce_eager, quantization=quantization)
         self.allocator = BlockAllocator(num_blocks, block_size, enable_prefix_caching=False)
         self.fed: dict[str, list[int]] = {}          # per request: the tokens whose K/V the draft cache holds, in order
         self.probs: dict[str, torch.Tensor] = {}     # per sampled request: q of its latest draft, [k, vocab] (the sampler reads it)
@@ -122,7 +124,7 @@ assert _o.propose([1, 2, 3], limit=2) == (4, 5) and _o.propose([9, 9]) == () and
 
 # %% ../nbs/06g_speculative.ipynb #cd8daa29
 class SpeculationGate:
-    "Drafting on or off, per batch-size bucket, by which has given more tokens per second per request lately; the other is retried every `explore` steps."
+    "Drafting on or off, per batch-size bucket, by which has given more tokens per second per request lately; the other is retried now and then."
     def __init__(self, explore: int = 20, window: int = 8, warm: int = 3):
         self.explore, self.window, self.warm = explore, window, warm
         self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> (tokens per request, seconds) of recent steps
