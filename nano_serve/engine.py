@@ -113,7 +113,7 @@ def make_proposer(config: dict | None) -> tuple[object | None, dict | None, bool
     "A vLLM-style `speculative_config` as (a token proposer for the scheduler, or None; a draft model's settings, or None; adaptive)."
     if not config: return None, None, True
     config = dict(config)
-    method, adaptive = config.pop('method', 'ngram'), config.pop('adaptive', True)   # adaptive: lengths follow acceptance, gate on
+    method, adaptive = config.pop('method', 'ngram'), config.pop('adaptive', True)   # adaptive: the gate decides each step; a draft model's length follows acceptance
     if hasattr(method, 'propose'):   # any object with propose(tokens, limit): e.g. `OracleProposer` (06g_speculative)
         if config: raise ValueError(f"speculative_config: a proposer object takes only 'adaptive' besides, got {sorted(config)}")
         return method, None, adaptive
