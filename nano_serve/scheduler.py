@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from .allocator import BlockAllocator
 
 # %% ../nbs/03_scheduler.ipynb #b1357ee4
-STRUCTURED_KINDS = ('json', 'json_object', 'regex', 'choice', 'grammar')   # what `structured_outputs` may hold (06f_structured)
+STRUCTURED_KINDS = ('json', 'json_object', 'regex', 'choice', 'grammar', 'structural_tag')   # what `structured_outputs` may hold (06f_structured)
 
 def check_structured(spec) -> str | None:
     "Why a `structured_outputs` spec is malformed (before any grammar is compiled), or None if it is well-formed."
@@ -27,10 +27,11 @@ def check_structured(spec) -> str | None:
         return f"structured_outputs must be a dict with exactly one of {', '.join(STRUCTURED_KINDS)}"
     (kind, v), = spec.items()
     ok = {'json': isinstance(v, (dict, str)) and bool(v), 'json_object': v is True, 'regex': isinstance(v, str) and bool(v),
-          'grammar': isinstance(v, str) and bool(v),
+          'grammar': isinstance(v, str) and bool(v), 'structural_tag': isinstance(v, (dict, str)) and bool(v),
           'choice': isinstance(v, list) and bool(v) and all(isinstance(c, str) and c for c in v)}[kind]
     want = {'json': 'a JSON schema (object or string)', 'json_object': 'true', 'regex': 'a non-empty string',
-            'grammar': 'a non-empty EBNF string', 'choice': 'a non-empty list of non-empty strings'}[kind]
+            'grammar': 'a non-empty EBNF string', 'choice': 'a non-empty list of non-empty strings',
+            'structural_tag': "an xgrammar structural tag (object or string)"}[kind]
     return None if ok else f"structured_outputs: '{kind}' must be {want}"
 
 @dataclass

@@ -22,7 +22,7 @@ from .allocator import EVICTION_POLICIES
 from .metrics import hardware_stats
 from .core import EngineClient
 from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
-from .tools import check_tools, tool_choice, call_schema, with_tools, tool_calls_of
+from .tools import check_tools, tool_choice, tool_spec, with_tools, tool_calls_of, auto_answer
 from .workers import free_port, die_with_parent
 from .quantization import QUANTIZATION_METHODS
 
@@ -173,7 +173,7 @@ class ChatCompletionsHandler(BaseHandler):
             functions = check_tools(body['tools'])
             if (calling := tool_choice(body, functions)) is not None:
                 if structured_spec(body) is not None: raise APIError('tool calls and response_format or structured outputs exclude each other', param='tool_choice')
-                body = {**body, 'structured_outputs': {'json': call_schema(functions, calling)}}
+                body = {**body, 'structured_outputs': tool_spec(functions, calling)}
             if isinstance(msgs, list): msgs = with_tools(msgs, functions, calling)
         params = sampling_params(body, chat=True)
         if isinstance(msgs, list) and sum(len(str(m.get('content', ''))) for m in msgs if isinstance(m, dict)) <= INLINE_CHARS:
@@ -183,14 +183,21 @@ class ChatCompletionsHandler(BaseHandler):
         def envelope(choices, **extra):
             return {'id': cid, 'object': 'chat.completion.chunk', 'created': created, 'model': self.model_name, 'choices': choices, **extra}
         held = {}                                            # a tool call's text, sent whole once it is complete
+        def answer(text, finish):
+            "(text before the calls, calls) of a finished choice that made complete calls and stopped; else (all its text, None)."
+            lead, calls = auto_answer(text) if calling == 'auto' else (None, tool_calls_of(text))
+            return (lead, calls) if calls and finish == 'stop' else (text, None)
         def stream_choices(i, new, finish, first):
             out = [[{'index': i, 'delta': {'role': 'assistant', 'content': None if calling else ''}, 'finish_reason': None}]] if first else []
-            if calling:
+            if calling:                                      # held whole: under 'auto' text or calls are known only at the end
                 held[i] = held.get(i, '') + new
-                if finish and (calls := tool_calls_of(held[i])) is not None and finish == 'stop':
-                    return out + [[{'index': i, 'delta': {'tool_calls': [{'index': 0, **calls[0]}]}, 'logprobs': None, 'finish_reason': 'tool_calls'}]]
-                if finish: new = held[i]                         # cut short: the text as it is, finish_reason 'length'
-                else: return out
+                if not finish: return out
+                text, calls = answer(held[i], finish)
+                if calls:
+                    lead = [[{'index': i, 'delta': {'content': text}, 'logprobs': None, 'finish_reason': None}]] if text else []
+                    return out + lead + [[{'index': i, 'delta': {'tool_calls': [{'index': j, **c} for j, c in enumerate(calls)]},
+                                           'logprobs': None, 'finish_reason': 'tool_calls'}]]
+                new = text                                   # text, or a call cut short: the text as it is
             if new or finish: out.append([{'index': i, 'delta': {'content': new} if new else {}, 'logprobs': None, 'finish_reason': finish}])
             return out
         done = await self.serve_generation(body, [prompt], params, envelope, stream_choices)
@@ -199,8 +206,8 @@ class ChatCompletionsHandler(BaseHandler):
         tok = self.svc.tokenizer
         def message(c):
             "The assistant message and finish reason of one choice: its tool call when it made a complete one, else its text."
-            if calling and c.finish_reason == 'stop' and (calls := tool_calls_of(c.text)) is not None:
-                return {'role': 'assistant', 'content': None, 'tool_calls': calls}, 'tool_calls'
+            text, calls = answer(c.text, c.finish_reason) if calling else (c.text, None)
+            if calls: return {'role': 'assistant', 'content': text, 'tool_calls': calls}, 'tool_calls'
             return {'role': 'assistant', 'content': c.text}, c.finish_reason
         choices = [{'index': i, 'message': msg, 'finish_reason': why, 'logprobs': chat_logprobs(tok, c.logprobs) if c.logprobs is not None else None}
                    for i, c in ((i, finals[i].outputs[0]) for i in sorted(finals)) for msg, why in [message(c)]]

@@ -48,6 +48,7 @@ class Grammars:
             if kind == 'regex': return c.compile_regex(value)
             if kind == 'choice': return c.compile_grammar('root ::= ' + ' | '.join(json.dumps(s) for s in value))
             if kind == 'grammar': return c.compile_grammar(value)
+            if kind == 'structural_tag': return c.compile_structural_tag(value if isinstance(value, str) else json.dumps(value))
         except Exception as e:
             why = re.sub(r'^\[[\d:]+\] \S+:\d+: ', '', str(e).strip().splitlines()[0])   # drop xgrammar's time and source line
             raise ValueError(f"structured_outputs: cannot compile the {kind}: {why[:300]}") from None

@@ -52,9 +52,29 @@ def test_streamed_call_equals_plain_and_tool_result_goes_back(server):
     assert r.choices[0].message.content and not r.choices[0].message.tool_calls and r.choices[0].finish_reason in ('stop', 'length')
 
 
+def test_auto_answers_text_or_calls_that_parse(server):
+    "tool_choice 'auto' (and tools without tool_choice, OpenAI's default): text, or tagged calls held to the schemas; streamed the same."
+    c = server.client()
+    kinds = set()
+    for i, q in enumerate(QUESTIONS[:4] + ['Write one sentence about the sea.']):
+        kw = dict(model=MODEL, messages=[{'role': 'user', 'content': q}], tools=TOOLS, temperature=0.8, seed=i, max_tokens=80)
+        ch = c.chat.completions.create(**kw, **({'tool_choice': 'auto'} if i % 2 else {})).choices[0]
+        for call in ch.message.tool_calls or []: check_call(call)
+        assert (ch.finish_reason == 'tool_calls') == bool(ch.message.tool_calls) and (ch.message.tool_calls or ch.message.content)
+        assert '<tool_call>' not in (ch.message.content or '') or ch.finish_reason == 'length'   # a complete call is never left as text
+        kinds.add('calls' if ch.message.tool_calls else 'text')
+        text, calls, finish = '', [], None
+        for ev in c.chat.completions.create(**kw, **({'tool_choice': 'auto'} if i % 2 else {}), stream=True):
+            if not ev.choices: continue
+            d = ev.choices[0].delta
+            text += d.content or ''; calls += [(t.function.name, json.loads(t.function.arguments)) for t in d.tool_calls or []]
+            finish = ev.choices[0].finish_reason or finish
+        want = [(t.function.name, json.loads(t.function.arguments)) for t in ch.message.tool_calls or []]
+        assert (text or None, calls, finish) == (ch.message.content or None, want, ch.finish_reason)   # seeded: the same draws
+    print(kinds)
+
+
 @pytest.mark.parametrize('kw, words', [
-    (dict(tools=TOOLS), "'auto'"),                                                      # OpenAI's default choice
-    (dict(tools=TOOLS, tool_choice='auto'), 'parser'),
     (dict(tools=TOOLS, tool_choice={'type': 'function', 'function': {'name': 'nope'}}), 'not among'),
     (dict(tools=TOOLS, tool_choice='sometimes'), 'tool_choice must be'),
     (dict(tools=[{'type': 'function', 'function': {'description': 'no name'}}], tool_choice='required'), 'each tool'),
