@@ -81,9 +81,8 @@ class EngineCore:
             self.drafter = DraftModel.load(draft['model'], self.device, self.model.dtype, cfg.vocab_size, draft['load_format'],
                                            num_tokens=draft['num_speculative_tokens'], num_blocks=n, block_size=block_size,
                                            max_model_len=self.max_model_len, seed=seed, quantization=draft['quantization'],
-                                           max_num_seqs=max_num_seqs, enforce_eager=enforce_eager)
+                                           max_num_seqs=max_num_seqs, enforce_eager=enforce_eager, adaptive=adaptive)
             self.runner.sampler.draft_probs = self.drafter.probs   # sampled guesses are verified against the q they came from
-            self.drafter.adaptive = adaptive
         self.allocator = BlockAllocator(n, block_size, enable_prefix_caching, eviction)
         preemption = SwapPreemption(n_cpu, block_size) if preemption_mode == 'swap' else RecomputePreemption()
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,

@@ -31,9 +31,9 @@ assert common_prefix([1, 2, 3], [1, 2, 3, 4]) == 3 and common_prefix([1, 5, 3], 
 class DraftModel:
     "A small model of the target's tokenizer that guesses each decoding request's next `num_tokens` tokens from its own paged KV cache."
     def __init__(self, model, num_tokens: int, num_blocks: int, block_size: int, max_model_len: int, seed: int = 0,
-                 quantization: str | None = None, max_num_seqs: int = 64, enforce_eager: bool = False):
+                 quantization: str | None = None, max_num_seqs: int = 64, enforce_eager: bool = False, adaptive: bool = True):
         if num_tokens < 1: raise ValueError("num_speculative_tokens must be at least 1")
-        self.k, self.max_model_len, self.seed, self.adaptive = num_tokens, max_model_len, seed, True
+        self.k, self.max_model_len, self.seed, self.adaptive = num_tokens, max_model_len, seed, adaptive   # adaptive: length follows acceptance
         # on a GPU its single-token steps replay CUDA graphs, like the target's decode steps (06b_runner)
         self.runner = build_runner(model, num_blocks, block_size, max_num_seqs=max_num_seqs, max_model_len=max_model_len,
                                    enforce_eager=enforce_eager, quantization=quantization)

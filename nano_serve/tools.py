@@ -80,7 +80,6 @@ def tool_calls_of(text: str) -> list[dict] | None:
 
 def auto_answer(text: str) -> tuple[str | None, list[dict] | None]:
     "Under 'auto': (the text before the first call, or all of it; the tagged calls, or None when there is no complete one)."
-    parts = text.split(CALL_TAGS[0])
-    calls = [tool_calls_of(p.split(CALL_TAGS[1])[0])[0] for p in parts[1:] if CALL_TAGS[1] in p and tool_calls_of(p.split(CALL_TAGS[1])[0])]
-    if not calls: return text, None
-    return parts[0].strip() or None, calls
+    lead, *tagged = text.split(CALL_TAGS[0])
+    calls = [c[0] for p in tagged if CALL_TAGS[1] in p and (c := tool_calls_of(p.split(CALL_TAGS[1])[0]))]
+    return (lead.strip() or None, calls) if calls else (text, None)
