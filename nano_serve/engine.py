@@ -255,8 +255,10 @@ def paths(self: EngineCore) -> dict:
     "The code paths this engine runs: precision, CPU features, threads, matmul, attention, graphs, scheduling."
     cuda = self.device.type == 'cuda'
     packed = any(isinstance(m, PackedLinear) for m in self.model.modules())
+    small = any(type(m).__name__ == 'SmallBatchLinear' for m in self.model.modules())   # 05c's batch-1 products
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
-            'linear': linear_path(self.model) or ('cuBLAS' if cuda else 'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)'),
+            'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
+                                                  'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)'),
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
             'speculative': 'draft model' if self.drafter else type(self.scheduler.proposer).__name__ if self.scheduler.proposer else None,
@@ -321,9 +323,9 @@ class LLM:
         self.core.add(req); self.outputs.add(req, prompt)
         return req.request_id
 
-    def step(self) -> list[RequestOutput]:
-        "Run one engine step; the outputs of the requests that got a token or finished."
-        outs, ended = self.outputs.process(self.core.step())
+    def step(self, final_only: bool = False) -> list[RequestOutput]:
+        "Run one engine step; the outputs of the requests that got a token or finished (`final_only`: that finished)."
+        outs, ended = self.outputs.process(self.core.step(), final_only)   # final_only: no snapshot per token (generate)
         for rid, why in ended.items(): self.core.finish([rid], why)
         return outs
 
@@ -353,7 +355,7 @@ def generate(self: LLM, prompts, sampling_params=None, use_tqdm: bool = True, pr
     from tqdm.auto import tqdm
     with tqdm(total=sum(len(r) for _, r in groups), disable=not use_tqdm, desc='generate') as bar:
         while self.has_unfinished():
-            for o in self.step():
+            for o in self.step(final_only=True):
                 if o.finished: final[o.request_id] = o.outputs[0]; bar.update(1)
     return [RequestOutput(reqs[0].request_id.rsplit('-', 1)[0], prompt if isinstance(prompt, str) else None, list(reqs[0].prompt_token_ids),
                           [_with_index(final[r.request_id], i) for i, r in enumerate(reqs)]) for prompt, reqs in groups]

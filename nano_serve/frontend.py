@@ -184,8 +184,8 @@ class OutputProcessor:
 
     def abort(self, request_id: str): self.states.pop(request_id, None)
 
-    def process(self, deltas: list[TokenDelta]) -> tuple[list[RequestOutput], dict[str, str]]:
-        "The outputs of one step's deltas, and the requests to finish in the core, with why (stop string or error)."
+    def process(self, deltas: list[TokenDelta], final_only: bool = False) -> tuple[list[RequestOutput], dict[str, str]]:
+        "The outputs of one step's deltas (`final_only`: of the requests that ended), and the requests to finish in the core, with why."
         outs, to_finish = [], {}
         for d in deltas:
             st = self.states.get(d.request_id)
@@ -193,7 +193,7 @@ class OutputProcessor:
             try: stopped = self._apply(st, d)
             except Exception as e: st.finish_reason, st.error, stopped = 'error', f'{type(e).__name__}: {e}', True
             if stopped: to_finish[d.request_id] = st.finish_reason
-            outs.append(self._output(st))
+            if not final_only or st.finish_reason is not None: outs.append(self._output(st))
             if st.finish_reason is not None: del self.states[d.request_id]
         return outs, to_finish
 

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['LOG2E', 'sm_count', 'default_num_splits', 'paged_decode_attention', 'prefill_tiles', 'paged_prefill_attention',
-           'paged_attention_triton', 'write_kv_triton']
+           'paged_attention_triton', 'write_kv_triton', 'norm_rotary_qk_triton']
 
 # %% ../nbs/05_kernels.ipynb #4b21c095
 import functools
@@ -301,3 +301,37 @@ def write_kv_triton(k_cache: torch.Tensor, v_cache: torch.Tensor, k: torch.Tenso
                                                CLIP=FP8_MAX if k_cache.dtype.itemsize == 1 else 0.0)
 
 paged_attention_triton.write_kv = write_kv_triton   # PagedAttention stores new K/V with it
+
+# %% ../nbs/05_kernels.ipynb #6ce74d3a
+@triton.jit
+def _qk_norm_rotary_kernel(Q, K, QO, KO, QW, KW, COS, SIN, stride_qt, stride_qh, stride_kt, stride_kh, stride_c, eps,
+                           HQ: tl.constexpr, HK: tl.constexpr, HALF: tl.constexpr, HALF_PAD: tl.constexpr, NORM: tl.constexpr):
+    "Head h of token t (q's heads first, then k's): RMSNorm with its weight if NORM, then rotate-half rotary."
+    t, h = tl.program_id(0), tl.program_id(1)
+    i = tl.arange(0, HALF_PAD)
+    ok = i < HALF
+    if h < HQ: x_at, o_at, w_at = Q + t * stride_qt + h * stride_qh, QO + (t * HQ + h) * 2 * HALF, QW
+    else: x_at, o_at, w_at = K + t * stride_kt + (h - HQ) * stride_kh, KO + (t * HK + h - HQ) * 2 * HALF, KW
+    x1 = tl.load(x_at + i, mask=ok, other=0.0).to(tl.float32)
+    x2 = tl.load(x_at + HALF + i, mask=ok, other=0.0).to(tl.float32)
+    if NORM:
+        r = tl.rsqrt((tl.sum(x1 * x1, 0) + tl.sum(x2 * x2, 0)) / (2 * HALF) + eps)
+        x1 = x1 * r * tl.load(w_at + i, mask=ok, other=0.0).to(tl.float32)
+        x2 = x2 * r * tl.load(w_at + HALF + i, mask=ok, other=0.0).to(tl.float32)
+    c = tl.load(COS + t * stride_c + i, mask=ok, other=0.0).to(tl.float32)
+    s = tl.load(SIN + t * stride_c + i, mask=ok, other=0.0).to(tl.float32)
+    tl.store(o_at + i, (x1 * c - x2 * s).to(QO.dtype.element_ty), mask=ok)
+    tl.store(o_at + HALF + i, (x2 * c + x1 * s).to(QO.dtype.element_ty), mask=ok)
+
+def norm_rotary_qk_triton(q, k, cos_sin, q_weight=None, k_weight=None, eps: float = 1e-6):
+    "Same as `norm_rotary_qk` (00_model) in one kernel for q and k `[T, heads, d]`: per-head RMSNorm when weights are given, then rotary."
+    (T, hq, d), hk = q.shape, k.shape[1]
+    cos, sin = (c.reshape(T, d // 2) for c in cos_sin)     # [T, 1, d/2] each, as `RotaryEmbedding` makes them
+    q, k = (x if x.stride(2) == 1 else x.contiguous() for x in (q, k))
+    qo, ko = q.new_empty(T, hq, d), k.new_empty(T, hk, d)
+    if T == 0: return qo, ko
+    norm = q_weight is not None
+    _qk_norm_rotary_kernel[(T, hq + hk)](q, k, qo, ko, q_weight if norm else q, k_weight if norm else k, cos, sin,
+                                         q.stride(0), q.stride(1), k.stride(0), k.stride(1), cos.stride(0), eps,
+                                         HQ=hq, HK=hk, HALF=d // 2, HALF_PAD=triton.next_power_of_2(d // 2), NORM=norm)
+    return qo, ko

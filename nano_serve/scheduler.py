@@ -147,7 +147,7 @@ class Chunk:
     request_id: str
     token_ids: tuple[int, ...]
     start: int
-    block_table: tuple[int, ...]
+    block_table: list[int]                # the allocator's table as planned (read only)
     sample: bool                          # True when this chunk reaches the request's last known token
     params: SamplingParams
     is_decode: bool                       # one generated token (as opposed to prompt or recompute work)
@@ -162,6 +162,7 @@ class ScheduledBatch:
     swap_in: list[tuple[int, int]] = field(default_factory=list)   # (cpu block, device block) copies before the step
     preempted: list[str] = field(default_factory=list)
     schedule_seconds: float = 0.0
+    block_tables: 'np.ndarray | None' = None   # the chunks' tables as rows of one int32 array (None: build from `Chunk.block_table`)
 
     @property
     def num_tokens(self) -> int: return sum(len(c.token_ids) for c in self.chunks)
@@ -288,7 +289,7 @@ def _chunk(self: Scheduler, req: Request, n: int, draft: tuple[int, ...] = ()) -
     start = req.num_computed_tokens
     sample = start + n == req.num_tokens
     history = (req.prompt_token_ids, tuple(req.output_token_ids)) if sample and req.params.uses_history else None
-    return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]) + draft, start, tuple(self.allocator.tables[req.request_id]),
+    return Chunk(req.request_id, tuple(req.all_token_ids[start:start + n]) + draft, start, self.allocator.tables[req.request_id],
                  sample, req.params, is_decode=(n == 1 and start >= len(req.prompt_token_ids)), history=history, draft=draft)
 
 # %% ../nbs/03_scheduler.ipynb #f0f927be
@@ -339,6 +340,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         self._insert(self.running, req)
         planned.append((req, n, ())); budget -= n
     batch.chunks = [self._chunk(r, n, d) for r, n, d in planned if r.status == RequestStatus.RUNNING]
+    batch.block_tables = self.allocator.rows.gather([c.request_id for c in batch.chunks])
     if hasattr(self.policy, 'observe'):
         for r, n, _ in planned:
             if r.status == RequestStatus.RUNNING: self.policy.observe(r, n)
