@@ -17,17 +17,12 @@ import torch, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nano_serve.model import load_config, resolve_model_source
 from nano_serve.quant_kernels import weight_only_mm
+from nano_serve.runner import capture_graph
 
 
 def graph_us(fn, calls=200) -> float:
-    "Mean microseconds of `fn()` over `calls` calls captured in one CUDA graph."
-    s = torch.cuda.Stream(); s.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(s):
-        for _ in range(3): fn()
-    torch.cuda.current_stream().wait_stream(s)
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for _ in range(calls): fn()
+    "Mean microseconds of `fn()` over `calls` calls captured in one CUDA graph (captured as the runner captures its steps)."
+    g, _, _ = capture_graph(lambda: [fn() for _ in range(calls)])
     g.replay(); torch.cuda.synchronize()
     e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     e0.record()

@@ -19,7 +19,7 @@ from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
 from .runner import build_runner
-from .quantization import check_quantization, linear_path
+from .quantization import check_quantization, linear_path, cpu_flags
 from .parallel import Shard, head_ranges
 from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
@@ -246,9 +246,7 @@ def stats(self: EngineCore) -> dict:
 # %% ../nbs/06_engine.ipynb #ae0a3d86
 def cpu_features() -> str:
     "The vector extension PyTorch's CPU kernels dispatch to here, and AMX when the processor has it."
-    try: flags = next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split()
-    except (OSError, StopIteration): flags = []
-    return torch.backends.cpu.get_cpu_capability() + (' + AMX' if 'amx_tile' in flags else '')
+    return torch.backends.cpu.get_cpu_capability() + (' + AMX' if 'amx_tile' in cpu_flags() else '')
 
 @patch
 def paths(self: EngineCore) -> dict:
