@@ -30,7 +30,7 @@ class AllocatorStats:
     "Running totals kept by the allocator."
     prefix_query_tokens: int = 0   # prompt tokens looked up in the prefix cache
     prefix_hit_tokens: int = 0     # of those, tokens found cached
-    alloc_calls: int = 0
+    alloc_calls: int = 0           # allocations that changed a table (a table with room to spare returns at once, uncounted)
     alloc_seconds: float = 0.0
     evictions: int = 0             # cached blocks reused for new content
 

@@ -10,6 +10,7 @@ __all__ = ['QUANTIZATION_METHODS', 'BUILT', 'INT4_GROUP', 'DIVISOR', 'LINEARS', 
 # %% ../nbs/05b_quantization.ipynb #736ae4ca
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 # %% ../nbs/05b_quantization.ipynb #90c108bf
 QUANTIZATION_METHODS = ('int8', 'int4', 'fp8')    # what the API accepts (vLLM's names)
@@ -62,8 +63,8 @@ class Int8Linear(nn.Module):
         if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
             self.register_buffer('qweight', torch.ops.onednn.qlinear_prepack(q, [1, self.in_features]))
             self.register_buffer('zeros', torch.zeros(self.out_features, dtype=torch.long))
-        else: self.register_buffer('qweight', q.t().contiguous())   # [in, out]: the layout `torch._int_mm` reads
-        self.path = f"int8 x int8, per-token scales ({'oneDNN' if self.onednn else 'torch._int_mm'})"
+        else: self.register_buffer('qweight', q)   # [out, in], widened to float32 on each call (no VNNI or AMX)
+        self.path = 'int8 x int8, per-token scales (oneDNN)' if self.onednn else 'int8 widened to float32 (no int8 dot products on this CPU)'
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
@@ -71,7 +72,7 @@ class Int8Linear(nn.Module):
         if self.onednn:   # the int8 rows go in with scale 1: the kernel applies the weights' scales, we apply the tokens'
             y = torch.ops.onednn.qlinear_pointwise(qx, 1.0, 0, self.qweight, self.scale, self.zeros, None, 1.0, 0,
                                                    torch.float32, 'none', [], '')
-        else: y = torch._int_mm(qx, self.qweight) * self.scale
+        else: y = F.linear(qx.float(), self.qweight.float()) * self.scale
         y = (y * a[:, None]).to(x.dtype)
         if self.bias is not None: y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)

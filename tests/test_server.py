@@ -163,9 +163,11 @@ def test_api_key_admission_control_and_shutdown():   # under the fair-share poli
 
 
 @pytest.mark.slow
-def test_speculative_server_streams_the_same_text(server):
-    "A server with prompt-lookup speculation: several tokens per step still stream as the plain server's text, and /metrics counts drafts."
-    s = Server('--no-dashboard', '--speculative-config', '{"method": "ngram", "num_speculative_tokens": 4}')
+@pytest.mark.parametrize('config', ['{"method": "ngram", "num_speculative_tokens": 4}',
+                                    '{"method": "draft_model", "model": null, "num_speculative_tokens": 3, "adaptive": false}'])
+def test_speculative_server_streams_the_same_text(server, config):
+    "A server that speculates (prompt lookup; a draft model, here the bundled model drafting for itself): several tokens per step still stream as the plain server's text, and /metrics counts accepted drafts."
+    s = Server('--no-dashboard', '--speculative-config', config)
     try:
         prompts = ['Repeat after me: red green blue red green blue red green blue', 'The three primary colors are']
         for p in prompts:
