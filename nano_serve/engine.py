@@ -253,7 +253,8 @@ def paths(self: EngineCore) -> dict:
     "The code paths this engine runs: precision, CPU features, threads, matmul, attention, graphs, scheduling."
     cuda = self.device.type == 'cuda'
     packed = any(isinstance(m, PackedLinear) for m in self.model.modules())
-    small = any(type(m).__name__ == 'SmallBatchLinear' for m in self.model.modules())   # 05c's batch-1 products
+    if cuda: from nano_serve.quant_kernels import SmallBatchLinear   # 05c's batch-1 products (Triton: imported on a GPU only)
+    small = cuda and any(isinstance(m, SmallBatchLinear) for m in self.model.modules())
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
             'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
                                                   'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)'),
