@@ -6,7 +6,7 @@
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED', 'rope_parameters',
            'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
            'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'causal_attention', 'bundled_model_path',
-           'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root', 'gguf_index',
+           'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root', 'gguf_index', 'dequantize_gguf',
            'read_gguf_weights', 'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model',
            'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model',
            'max_rel_error', 'hf_reference', 'generate_greedy']
@@ -291,16 +291,29 @@ def gguf_index(path: Path) -> Path:
     return folder
 
 # %% ../nbs/00_model.ipynb #755b63a0
+def dequantize_gguf(data: np.ndarray, qtype: int) -> torch.Tensor:
+    "A GGUF tensor's raw blocks as float32: Q4_1 and Q8_0 whole-tensor in torch, F32/F16 as they are, other types by `gguf`."
+    from gguf import GGMLQuantizationType as Q
+    from gguf.quants import dequantize
+    if qtype not in (Q.Q4_1, Q.Q8_0): return torch.from_numpy(np.array(dequantize(data, qtype), dtype=np.float32))
+    raw = torch.from_numpy(np.array(data))                   # [rows, bytes]: a copy out of the read-only memory map
+    rows, size = raw.shape[0], 20 if qtype == Q.Q4_1 else 34
+    b = raw.view(-1, size)                                   # one block per row
+    d = b[:, :2].contiguous().view(torch.float16).float()
+    if qtype == Q.Q8_0: return (b[:, 2:].contiguous().view(torch.int8).float() * d).view(rows, -1)
+    m, qs = b[:, 2:4].contiguous().view(torch.float16).float(), b[:, 4:]
+    q = torch.cat([qs & 15, qs >> 4], dim=1).float()
+    return (d * q + m).view(rows, -1)
+
 def read_gguf_weights(path: Path, config) -> dict[str, torch.Tensor]:
     "Dequantize every tensor of a GGUF file into a float32 state dict with transformers' names."
-    from gguf.quants import dequantize
     index = json.loads((gguf_index(path) / 'tensors.json').read_text())
     llama = index['architecture'] in ('llama', 'mistral')
     state = {}
     for t in index['tensors']:
         name = gguf_to_hf_name(t['name'])
         data = np.memmap(path, dtype=t['dtype'], mode='r', offset=t['offset'], shape=tuple(t['shape']))
-        w = torch.from_numpy(np.array(dequantize(data, t['type']), dtype=np.float32))
+        w = dequantize_gguf(data, t['type'])
         if llama and name.endswith('q_proj.weight'): w = unpermute_rotary_rows(w, config.num_attention_heads)
         if llama and name.endswith('k_proj.weight'): w = unpermute_rotary_rows(w, config.num_key_value_heads)
         state[name] = w
@@ -348,8 +361,10 @@ def build_model(config, state: dict | None, device, dtype, shard: Shard = Shard(
     else:
         state = pack_weights(state)
         if config.tie_word_embeddings: state.pop('lm_head.weight', None)
-        state = {k: shard_tensor(k, w, config, shard) for k, w in state.items()}
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        # the loaded tensors become the parameters (no second copy of the model); a rank's cut is copied out of the whole
+        state = {k: shard_tensor(k, w, config, shard).to(device, dtype, copy=shard.size > 1).contiguous() for k, w in state.items()}
+        missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
+        model.tie_weights()
         missing = [m for m in missing if not (config.tie_word_embeddings and m == 'lm_head.weight')]
         if missing or unexpected:
             raise ValueError(f"weights do not match the {config.model_type} architecture: missing {missing[:5]}, unexpected {unexpected[:5]}")
