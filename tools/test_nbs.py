@@ -2,13 +2,14 @@
 
 Each notebook runs as nbdev's `test_nb` runs it (cells flagged with a `tst_flags` name from settings.ini are skipped
 unless passed with `--flags`); with `--out`, the executed notebook is kept with its outputs for the book. Notebooks start longest first, by the times the last run left in `.nbtimes.json`, so the
-two slowest do not end up running one after the other at the end; a fresh clone starts them in name order.
+two slowest do not end up running one after the other at the end; a fresh clone (CI) orders them by the times
+committed in `tools/nbtimes.json` (this 2-core machine's, refreshed by hand now and then).
 """
 import argparse, json, multiprocessing, re, sys, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-TIMES = Path('.nbtimes.json')
+TIMES, COMMITTED = Path('.nbtimes.json'), Path('tools/nbtimes.json')
 
 
 def run_one(fn: str, skip: list[str], force: list[str], out: str | None = None) -> tuple[str, bool, float]:
@@ -49,7 +50,7 @@ def main():
     cfg = get_config()
     skip, force = cfg.tst_flags.split(), a.flags.split()
     files = sorted(str(p.absolute()) for p in Path(cfg.nbs_path).glob('*.ipynb') if not p.name.startswith(('_', '.')) and re.search(a.file_re, p.name))
-    last = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+    last = json.loads((TIMES if TIMES.exists() else COMMITTED).read_text()) if TIMES.exists() or COMMITTED.exists() else {}
     files.sort(key=lambda f: -last.get(Path(f).name, 0))
     t0, results = time.time(), []
     # a fresh process per notebook: IPython takes over `__main__` in a worker, and memory goes back between notebooks
