@@ -159,17 +159,20 @@ def short_rows(meta: AttentionMetadata, block_size: int, group: int):
 def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
                         scale: float | None = None) -> torch.Tensor:
     "Reference attention of new tokens `q` `[T, heads, d]` over each request's paged K/V (written beforehand)."
-    out = torch.empty_like(q)
-    (kvh, d), H = k_cache.shape[2:], q.shape[1]
+    (kvh, d), (T, H) = k_cache.shape[2:], q.shape[:2]
     short = short_rows(meta, k_cache.shape[1], H // kvh)
     if short is not None:  # one batched call: gather their blocks at once, pad queries to the longest, mask what each may not see
         tokens, real_tokens, real, blocks, mask = short
         D, qm = tokens.shape
-        k = k_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2).to(q.dtype)   # [D, kv_heads, blocks*bs, d]: the one copy
-        v = v_cache.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2).to(q.dtype)
+        k, v = (c.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2) for c in (k_cache, v_cache))   # [D, kv_heads, blocks*bs, d]: the one copy
+        if k.dtype != q.dtype: k, v = k.to(q.dtype), v.to(q.dtype)
+        if qm == 1 and D == T:   # a decode step: token i is request i's one query, so no gathering in or scattering out
+            return F.scaled_dot_product_attention(q.reshape(D, kvh, -1, d), k, v, attn_mask=mask, scale=scale).reshape(T, H, d)
+        out = torch.empty_like(q)
         qg = q[tokens].view(D, qm, kvh, -1, d).permute(0, 2, 3, 1, 4).reshape(D, kvh, -1, d)  # a group's heads x queries as rows
         o = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask, scale=scale)
         out[real_tokens] = o.view(D, kvh, -1, qm, d).permute(0, 3, 1, 2, 4).reshape(D * qm, H, d)[real]
+    else: out = torch.empty_like(q)
     for i, n in enumerate(meta.query_lens):
         if n <= SHORT_QUERY: continue
         a, ctx = meta.query_start_loc[i].item(), meta.ctx_lens[i]
