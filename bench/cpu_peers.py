@@ -94,14 +94,17 @@ def report(res: dict, path: str | None):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--peers', default='vllm-cpu'); p.add_argument('--rounds', type=int, default=1)
-    p.add_argument('--ours-args', default='', help='extra nano_serve_server flags, space-separated')
+    p.add_argument('--ours-args', default='', help="extra nano_serve_server flags, space-separated; variants separated by ';' each run every round")
     p.add_argument('--output-json', default=None)
     a = p.parse_args()
     res = {'cpu': lscpu(), 'date': time.strftime('%Y-%m-%d %H:%M'), 'workload': '128 random token ids in, 64 greedy out (ignore_eos); '
            'c1: 8 requests one at a time; c16: 32 requests, 16 at a time', 'rounds': []}
     for i in range(a.rounds):
-        rnd = {'nano_serve': run_ours(8600 + i, a.ours_args.split())}
-        print(i, 'nano_serve', json.dumps(rnd['nano_serve']), flush=True)
+        rnd = {}
+        for k, variant in enumerate(a.ours_args.split(';')):
+            name = ' '.join(['nano_serve', *variant.split()])
+            rnd[name] = run_ours(8600 + 10 * i + k, variant.split())
+            print(i, name, json.dumps(rnd[name]), flush=True)
         for j, name in enumerate(filter(None, a.peers.split(','))):
             rnd[name] = run_peer(name, 8700 + 10 * i + j)
             print(i, name, json.dumps(rnd[name]), flush=True)

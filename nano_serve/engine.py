@@ -18,7 +18,7 @@ from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
-from .runner import build_runner
+from .runner import build_runner, CompiledDecoder
 from .quantization import check_quantization, linear_path, cpu_flags
 from .parallel import Shard, head_ranges
 from .workers import Followers
@@ -37,7 +37,7 @@ class EngineCore:
                  max_model_len: int | None = None, scheduling_policy='fcfs', eviction_policy='lru', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
-                 quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto'):
+                 quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
         proposer, draft, adaptive = make_proposer(speculative_config)   # a token proposer for the scheduler, or a draft model's settings
@@ -46,6 +46,8 @@ class EngineCore:
         check_quantization(quantization, self.device, load_config(*resolve_model_source(model, load_format)) if quantization else None)
         self.quantization = quantization
         if tensor_parallel_size < 1: raise ValueError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
+        if cpu_compile and (self.device.type != 'cpu' or quantization or tensor_parallel_size > 1):   # 06b_runner's compiled decode step
+            raise ValueError("cpu_compile is for one CPU process with unquantized weights (a GPU has CUDA graphs instead)")
         if draft and tensor_parallel_size > 1: raise ValueError("a draft model runs with tensor_parallel_size=1 only")
         self.followers = None    # with tensor_parallel_size > 1: ranks 1..N-1, each in its process (06e_workers)
         if tensor_parallel_size > 1:   # a clear error about the heads before any process starts
@@ -66,7 +68,7 @@ class EngineCore:
             n_cpu = swap_pool_blocks(cfg, block_size, kv_dt, space, kvh) if preemption_mode == 'swap' else 0
             sizes = dict(num_blocks=n, block_size=block_size, swap_blocks=n_cpu, max_num_seqs=max_num_seqs,
                          max_num_batched_tokens=max_num_batched_tokens, max_model_len=self.max_model_len, enforce_eager=enforce_eager,
-                         quantization=quantization, kv_cache_dtype=kv_cache_dtype,
+                         quantization=quantization, kv_cache_dtype=kv_cache_dtype, cpu_compile=cpu_compile,
                          draft_tokens=draft['num_speculative_tokens'] if draft else getattr(proposer, 'num_tokens', 0))
             if self.followers: self.followers.send(sizes)      # every rank builds the same runner, capturing graphs together
             self.runner = build_runner(self.model, seed=seed, **sizes)
@@ -259,7 +261,8 @@ def paths(self: EngineCore) -> dict:
             'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
                                                   'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)'),
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
-            'cuda_graphs': self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
+            'cuda_graphs': cuda and self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
+            'cpu_compiled_decode': isinstance(self.runner.graphs, CompiledDecoder),
             'speculative': 'draft model' if self.drafter else type(self.scheduler.proposer).__name__ if self.scheduler.proposer else None,
             'async_scheduling': self.async_scheduling, 'tensor_parallel': self.model.shard.size, 'quantization': self.quantization,
             'kv_cache': str(self.cache.data.dtype).split('.')[-1],

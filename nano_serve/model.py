@@ -5,17 +5,17 @@
 # %% auto #0
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED', 'rope_parameters',
            'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
-           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'causal_attention', 'bundled_model_path',
-           'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root', 'gguf_index', 'dequantize_gguf',
-           'read_gguf_weights', 'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model',
-           'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model',
-           'max_rel_error', 'hf_reference', 'generate_greedy']
+           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'packed_linear', 'causal_attention',
+           'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root',
+           'gguf_index', 'dequantize_gguf', 'read_gguf_weights', 'read_safetensors_weights', 'pack_weights',
+           'dummy_weight', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config',
+           'load_tokenizer', 'load_model', 'max_rel_error', 'hf_reference', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
 import functools, importlib.metadata, importlib.resources, json, os, shutil, tempfile, zlib
 import numpy as np
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 import torch.nn as nn
@@ -220,7 +220,16 @@ class PackedLinear(nn.Module):
         self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_compiling(): return packed_linear(x, self.packed, self.bias, self.out_features)   # 06b_runner's compiled CPU step
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, 'none', [], '')
+
+@torch.library.custom_op('nano_serve::packed_linear', mutates_args=())
+def packed_linear(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Tensor], out_features: int) -> torch.Tensor:
+    "oneDNN's product over a packed weight as an opaque op: inductor's own lowering of it rejects the packed layout."
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, 'none', [], '')
+
+@packed_linear.register_fake
+def _(x, packed, bias, out_features): return x.new_empty((*x.shape[:-1], out_features))
 
 # %% ../nbs/00_model.ipynb #0b2dac95
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

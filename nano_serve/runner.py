@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
-           'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'build_runner', 'warm_up_shapes']
+           'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'decode_attention_op', 'CompiledDecoder',
+           'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import time
@@ -15,7 +16,7 @@ import torch
 import torch.distributed as dist
 from fastcore.basics import patch
 
-from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype
+from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype, write_kv, decode_attention, short_rows
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult
@@ -248,11 +249,48 @@ class CUDAGraphMixed:
         g.replay()
         return out[:x.logits_rows.shape[0]]
 
+# %% ../nbs/06b_runner.ipynb #d3ed0dc4
+@torch.library.custom_op('nano_serve::decode_attention', mutates_args=('kv',))
+def decode_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv: torch.Tensor, layer: int, slots: torch.Tensor,
+                        blocks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    "One layer of a decode step as an opaque op: write its new K/V into `kv` (the whole `KVCache.data`) at `slots`, then attend."
+    k_cache, v_cache = kv[layer, 0], kv[layer, 1]
+    write_kv(k_cache, v_cache, k, v, slots)
+    return decode_attention(q, k_cache, v_cache, blocks, mask)
+
+@decode_attention_op.register_fake
+def _(q, k, v, kv, layer, slots, blocks, mask): return q.new_empty(q.shape)
+
+class CompiledDecoder:
+    "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
+    def __init__(self, model, cache: KVCache, scratch_block: int):
+        self.model, self.cache = model, cache
+        self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
+        self.fn = torch.compile(self.step, dynamic=True, fullgraph=True)
+        with torch.inference_mode():   # one row and two: a batch of one is its own graph (dynamo specialises size 1)
+            for n in (1, 2):
+                meta = AttentionMetadata.build([[scratch_block]] * n, [0] * n, [1] * n, cache.block_size)
+                self.run(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n)))
+
+    def step(self, ids, positions, kv, slots, blocks, mask, rows):
+        "What the graph computes: the model over one new token per request, attention through the opaque op."
+        attn = lambda layer, q, k, v: torch.ops.nano_serve.decode_attention(q, k, v, kv, layer, slots, blocks, mask)
+        return self.model.compute_logits(self.model(ids, positions, attn)[rows])
+
+    def fits(self, x: 'ModelInputs') -> bool:
+        "Whether the step is pure decode (anything else runs eagerly)."
+        return x.meta.all_decode()
+
+    def run(self, x: 'ModelInputs') -> torch.Tensor:
+        "The sampled rows' logits of a pure decode step."
+        _, _, _, blocks, mask = short_rows(x.meta, self.cache.block_size, self.group)
+        return self.fn(x.input_ids, x.positions, self.cache.data, x.meta.slot_mapping, blocks, mask, x.logits_rows)
+
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
                  max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0,
-                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0) -> ModelRunner:
-    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs (sized for `draft_tokens` a request) and runner."
+                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0, cpu_compile: bool = False) -> ModelRunner:
+    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs (sized for `draft_tokens` a request) or the compiled CPU decode step, and runner."
     quantize_model(model, quantization)
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
     if dev.type == 'cuda' and quantization is None and dt in (torch.bfloat16, torch.float16):
@@ -275,6 +313,7 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
                                    draft_tokens=draft_tokens)
     elif dev.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
         model.prepack_linears()   # oneDNN-packed weights (00_model)
+    if cpu_compile: graphs = CompiledDecoder(model, cache, num_blocks)   # opt-in (above); checked by EngineCore before anything loads
     return ModelRunner(model, cache, Sampler(seed), attend, swap, graphs, mixed)
 
 # %% ../nbs/06b_runner.ipynb #9102991b
@@ -304,6 +343,6 @@ def warm_up(self: ModelRunner, scratch_block: int) -> int:
 def close(self: ModelRunner):
     "Free the CUDA graphs now (later steps run eagerly): a graph that captured a collective holds NCCL's communicator, which cannot be destroyed before it."
     for captured in (self.graphs, self.mixed_graphs):
-        for g, _ in (captured.graphs.values() if captured is not None else ()): g.reset()
+        for g, _ in (captured.graphs.values() if isinstance(captured, (CUDAGraphDecoder, CUDAGraphMixed)) else ()): g.reset()
     self.graphs = self.mixed_graphs = None
     if self.device.type == 'cuda': torch.cuda.synchronize(self.device)

@@ -328,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     a('--max-waiting', type=int, default=256, help='answer 429 when more requests than this are waiting (counted per service process)')
     a('--max-body-mb', type=float, default=16, help='answer 413 to request bodies larger than this')
     a('--enforce-eager', action='store_true', help='no CUDA graphs or compiled fusions on the GPU')
+    a('--cpu-compile', action='store_true',
+      help='on the CPU, run decode steps as one torch.compile graph (06b_runner): ~7%% faster a step on 2 cores, 40 s more to start')
     a('--no-async-scheduling', action='store_true', help='plain steps: do not plan the next step while the GPU runs this one')
     a('--tensor-parallel-size', '-tp', type=int, default=1, help='split the model over this many GPUs (or CPU processes), one process each')
     a('--disable-custom-all-reduce', action='store_true', help="sum every tensor-parallel all-reduce through NCCL, also the small ones")
@@ -351,7 +353,7 @@ def engine_args(args) -> dict:
                 kv_cache_bytes=int(args.kv_cache_gib * 2**30), gpu_memory_utilization=args.gpu_memory_utilization,
                 max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy, eviction_policy=args.eviction_policy,
                 preemption_mode=args.preemption_mode, swap_space=args.swap_space, speculative_config=args.speculative_config,
-                enforce_eager=args.enforce_eager, log_level=args.log_level.upper(), engine_core=args.engine_core,
+                enforce_eager=args.enforce_eager, cpu_compile=args.cpu_compile, log_level=args.log_level.upper(), engine_core=args.engine_core,
                 async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size,
                 quantization=args.quantization, custom_all_reduce=not args.disable_custom_all_reduce, kv_cache_dtype=args.kv_cache_dtype)
 
