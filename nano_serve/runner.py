@@ -267,10 +267,11 @@ class CompiledDecoder:
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.fn = torch.compile(self.step, dynamic=True, fullgraph=True)
-        with torch.inference_mode():   # one row and two: a batch of one is its own graph (dynamo specialises size 1)
-            for n in (1, 2):
-                meta = AttentionMetadata.build([[scratch_block]] * n, [0] * n, [1] * n, cache.block_size)
-                self.run(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n)))
+        bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
+        with torch.inference_mode(), torch.fx.experimental._config.patch(use_duck_shape=False):   # so no tying, and
+            for n in (1, 2):   # one row and two, each with a two-block context (`fits` leaves one-block steps eager)
+                meta = AttentionMetadata.build([[scratch_block] * 2] * n, [bs] * n, [bs + 1] * n, bs)
+                self.fn(*self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n))))
 
     def step(self, ids, positions, kv, slots, blocks, mask, rows):
         "What the graph computes: the model over one new token per request, attention through the opaque op."
@@ -278,13 +279,17 @@ class CompiledDecoder:
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
-        "Whether the step is pure decode (anything else runs eagerly)."
-        return x.meta.all_decode()
+        "Whether the step is pure decode with a context longer than one block (anything else runs eagerly)."
+        return x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size
+
+    def args(self, x: 'ModelInputs') -> tuple:
+        "The graph's inputs for a step."
+        _, _, _, blocks, mask = short_rows(x.meta, self.cache.block_size, self.group)
+        return x.input_ids, x.positions, self.cache.data, x.meta.slot_mapping, blocks, mask, x.logits_rows
 
     def run(self, x: 'ModelInputs') -> torch.Tensor:
-        "The sampled rows' logits of a pure decode step."
-        _, _, _, blocks, mask = short_rows(x.meta, self.cache.block_size, self.group)
-        return self.fn(x.input_ids, x.positions, self.cache.data, x.meta.slot_mapping, blocks, mask, x.logits_rows)
+        "The sampled rows' logits of a pure decode step; a shape the warm-up did not meet runs eagerly, never compiles mid-serving."
+        with torch.compiler.set_stance('eager_on_recompile'): return self.fn(*self.args(x))
 
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
