@@ -305,14 +305,14 @@ def dequantize_gguf(data: np.ndarray, qtype: int) -> torch.Tensor:
     from gguf import GGMLQuantizationType as Q
     from gguf.quants import dequantize
     if qtype not in (Q.Q4_1, Q.Q8_0): return torch.from_numpy(np.array(dequantize(data, qtype), dtype=np.float32))
-    raw = torch.from_numpy(np.array(data))                   # [rows, bytes]: a copy out of the read-only memory map
-    rows, size = raw.shape[0], 20 if qtype == Q.Q4_1 else 34
-    b = raw.view(-1, size)                                   # one block per row
+    raw = torch.from_numpy(np.array(data))                   # [..., bytes]: a copy out of the read-only memory map
+    lead, size = raw.shape[:-1], 20 if qtype == Q.Q4_1 else 34
+    b = raw.reshape(-1, size)                                # one block per row
     d = b[:, :2].contiguous().view(torch.float16).float()
-    if qtype == Q.Q8_0: return (b[:, 2:].contiguous().view(torch.int8).float() * d).view(rows, -1)
+    if qtype == Q.Q8_0: return (b[:, 2:].contiguous().view(torch.int8).float() * d).view(*lead, -1)
     m, qs = b[:, 2:4].contiguous().view(torch.float16).float(), b[:, 4:]
     q = torch.cat([qs & 15, qs >> 4], dim=1).float()
-    return (d * q + m).view(rows, -1)
+    return (d * q + m).view(*lead, -1)
 
 def read_gguf_weights(path: Path, config) -> dict[str, torch.Tensor]:
     "Dequantize every tensor of a GGUF file into a float32 state dict with transformers' names."
