@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['KV_CACHE_DTYPES', 'FP8_MAX', 'SHORT_QUERY', 'kv_block_bytes', 'num_blocks_for_budget', 'choose_num_blocks', 'KVCache',
            'resolve_kv_dtype', 'to_cache_dtype', 'slots_for_positions', 'write_kv', 'AttentionMetadata', 'gather_kv',
-           'prefix_causal_mask', 'short_rows', 'decode_attention', 'paged_attention_ref', 'PagedAttention', 'draw_pool',
-           'scattered_block_tables', 'run_incremental']
+           'prefix_causal_mask', 'short_rows', 'gather_blocks', 'decode_attention', 'paged_attention_ref',
+           'PagedAttention', 'draw_pool', 'scattered_block_tables', 'run_incremental']
 
 # %% ../nbs/01_cache.ipynb #f657c0ab
 from dataclasses import dataclass, field
@@ -156,12 +156,17 @@ def short_rows(meta: AttentionMetadata, block_size: int, group: int):
     return meta.memo['short']
 
 # %% ../nbs/01_cache.ipynb #beb5e657
+def gather_blocks(k_cache: torch.Tensor, v_cache: torch.Tensor, blocks: torch.Tensor, D: int, dtype: torch.dtype):
+    "Keys and values of `D` requests' `blocks` (flat, the same count each) as `[D, kv_heads, blocks*bs, d]` in `dtype`: the one copy."
+    kvh, d = k_cache.shape[2:]
+    k, v = (c.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2) for c in (k_cache, v_cache))
+    return (k, v) if k.dtype == dtype else (k.to(dtype), v.to(dtype))
+
 def decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, blocks: torch.Tensor, mask: torch.Tensor,
                      scale: float | None = None) -> torch.Tensor:
     "Attention of `D` decoding requests, one query each (`q` `[D, heads, d]`), over their gathered `blocks` under `mask` (from `short_rows`)."
     (kvh, d), (D, H) = k_cache.shape[2:], q.shape[:2]
-    k, v = (c.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2) for c in (k_cache, v_cache))   # [D, kv_heads, blocks*bs, d]: the one copy
-    if k.dtype != q.dtype: k, v = k.to(q.dtype), v.to(q.dtype)
+    k, v = gather_blocks(k_cache, v_cache, blocks, D, q.dtype)
     return F.scaled_dot_product_attention(q.reshape(D, kvh, -1, d), k, v, attn_mask=mask, scale=scale).reshape(D, H, d)
 
 def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
@@ -173,8 +178,7 @@ def paged_attention_ref(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.T
         tokens, real_tokens, real, blocks, mask = short
         D, qm = tokens.shape
         if qm == 1 and D == T: return decode_attention(q, k_cache, v_cache, blocks, mask, scale)   # token i is request i's one query
-        k, v = (c.index_select(0, blocks).view(D, -1, kvh, d).transpose(1, 2) for c in (k_cache, v_cache))   # [D, kv_heads, blocks*bs, d]: the one copy
-        if k.dtype != q.dtype: k, v = k.to(q.dtype), v.to(q.dtype)
+        k, v = gather_blocks(k_cache, v_cache, blocks, D, q.dtype)
         out = torch.empty_like(q)
         qg = q[tokens].view(D, qm, kvh, -1, d).permute(0, 2, 3, 1, 4).reshape(D, kvh, -1, d)  # a group's heads x queries as rows
         o = F.scaled_dot_product_attention(qg, k, v, attn_mask=mask, scale=scale)
