@@ -2,7 +2,8 @@
 llama-3.1-8b batch-1 decode per weight format (the int8 tile sweep is bench/int8_variants_gpu.py), and the qwen3-0.6b nano-vllm workload with a bf16 and an FP8 KV cache.
 Random weights of the real shapes (load_format='dummy'), bf16 activations; every baseline rerun in the same call.
 
-    python bench/quant_gpu.py [kernels] [decode] [kv]      # writes $OUT/quant_gpu.json and bench/results/quant-gpu-<gpu>.json
+    python bench/quant_gpu.py [kernels] [decode] [kv] [--formats bf16,int8,...] [--caches auto,fp8,...]
+    # writes $OUT and bench/results/quant-gpu-<gpu>-<parts>.json; the formats and caches default to all, bf16 first and last
 """
 import gc, json, os, random, sys, time, traceback
 from pathlib import Path
@@ -12,7 +13,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nano_serve.engine import LLM, SamplingParams
 from nano_serve.bench import random_token_workload, run_offline, machine
 
-PARTS = [a for a in sys.argv[1:] if not a.startswith('-')] or ['kernels', 'decode', 'kv']
+import argparse
+ap = argparse.ArgumentParser()
+ap.add_argument('parts', nargs='*', default=['kernels', 'decode', 'kv'])
+ap.add_argument('--formats', default='bf16,int8,int4,fp8,bf16', help='weight formats of the decode part, in order')
+ap.add_argument('--caches', default='auto,fp8,auto', help='KV cache dtypes of the kv part, in order')
+A = ap.parse_args()
+PARTS = A.parts
 R = {'machine': machine(), 'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d')}
 
 
@@ -53,16 +60,16 @@ def _():
     from nano_serve.quantization import Int8WeightLinear, Int4Linear, Fp8Linear, int8_rows
     from nano_serve.quant_kernels import weight_only_mm as int8_weight_mm, fp8_rows
     torch.manual_seed(0)
-    lin = torch.nn.Linear(4096, 6144, bias=False).cuda().bfloat16()
     out = {}
-    for m in (1, 7, 64, 300):
-        x = torch.randn(m, 4096, device='cuda', dtype=torch.bfloat16)
-        ref = lin(x).float()
+    for k, n, m in [(4096, 6144, m) for m in (1, 7, 64, 300)] + [(14336, 4096, m) for m in (1, 16)]:   # the MLP's down: K in two slices
+        lin = torch.nn.Linear(k, n, bias=False).cuda().bfloat16()
+        x = torch.randn(m, k, device='cuda', dtype=torch.bfloat16)
+        ref, key = lin(x).float(), f'{k}->{n} m={m}'
         for cls in (Int8WeightLinear, Int4Linear, Fp8Linear):
-            out[f'{cls.__name__} m={m}'] = ((cls(lin)(x).float() - ref).abs().max() / ref.abs().max()).item()
+            out[f'{cls.__name__} {key}'] = ((cls(lin)(x).float() - ref).abs().max() / ref.abs().max()).item()
         q, s = int8_rows(lin.weight)
         exact = x.float() @ (q.float() * s[:, None]).t()
-        out[f'int8_weight_mm vs widened m={m}'] = ((int8_weight_mm(x, q, s).float() - exact).abs().max() / exact.abs().max()).item()
+        out[f'int8_weight_mm vs widened {key}'] = ((int8_weight_mm(x, q, s).float() - exact).abs().max() / exact.abs().max()).item()
     qx, a = fp8_rows(torch.randn(8, 4096, device='cuda', dtype=torch.bfloat16) * 100)
     out['fp8_rows max'] = qx.float().abs().max().item()
     return out
@@ -94,11 +101,13 @@ def decode_bs1(model, prompt_len=128, new=256, **kw):
 def _():
     if 'hbm' not in R: R['hbm'] = {'copy_TBps': 4.0}
     out = {}
-    for q in (None, 'int8', 'int4', 'fp8', None):   # bf16 first and last: the drift between them is the noise
-        key = q or ('bf16' if 'bf16' not in out else 'bf16 again')
+    for f in A.formats.split(','):   # bf16 first and last: the drift between them is the noise
+        q = None if f == 'bf16' else f
+        key = f if f not in out else f + ' again'
         try: out[key] = decode_bs1('llama-3.1-8b', quantization=q)
         except Exception as e: traceback.print_exc(); out[key] = {'error': repr(e)[:500]}
         log(key, json.dumps(out[key]))
+    if 'bf16' not in out: return out
     base = (out['bf16'].get('tok_s', 0) + out.get('bf16 again', out['bf16']).get('tok_s', 0)) / 2
     out['speedup_vs_bf16'] = {k: v['tok_s'] / base for k, v in out.items() if isinstance(v, dict) and 'tok_s' in v}
     return out
@@ -119,11 +128,12 @@ def throughput(kv, n=256):
 @section('kv_fp8_qwen3', 'kv')
 def _():
     out = {}   # (correctness of the FP8 cache paths: bench/kv_cache_check_gpu.py)
-    for kv in ('auto', 'fp8', 'auto'):
+    for kv in A.caches.split(','):
         key = kv if kv not in out else kv + ' again'
         out[key] = throughput(kv)
         log(key, json.dumps(out[key]))
-    base = (out['auto']['output_tok_s'] + out['auto again']['output_tok_s']) / 2
+    if 'auto' not in out or 'fp8' not in out: return out
+    base = (out['auto']['output_tok_s'] + out.get('auto again', out['auto'])['output_tok_s']) / 2
     out['fp8_speedup'] = out['fp8']['output_tok_s'] / base
     return out
 

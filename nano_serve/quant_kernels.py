@@ -16,15 +16,16 @@ from .kernels import _precision, _upcast, _f16_products
 @triton.jit
 def _weight_only_kernel(X, W, S, Y, M, N, K, stride_xm, stride_wn, stride_ym,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, EVEN_K: tl.constexpr,
-                  W_FP8: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
-    "One `[BLOCK_M, BLOCK_N]` tile of `x @ (W * s)ᵀ` with 8-bit `W` `[N, K]` (int8 or e4m3), widened in registers."
-    pid_n, pid_m = tl.program_id(0), tl.program_id(1)
+                  SPLIT_K: tl.constexpr, W_FP8: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    "One `[BLOCK_M, BLOCK_N]` tile of `x @ (W * s)ᵀ` with 8-bit `W` `[N, K]` (int8 or e4m3), over one of `SPLIT_K` slices of K."
+    pid_n, pid_m, pid_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     rk = tl.arange(0, BLOCK_K)
     m_ok, n_ok = rm < M, rn < N
     acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
-    for k0 in range(0, K, BLOCK_K):
+    per = K // SPLIT_K   # SPLIT_K > 1 only when each slice is whole tiles
+    for k0 in range(pid_k * per, pid_k * per + per, BLOCK_K):
         k = k0 + rk
         k_ok = k < K
         if EVEN_K:   # no mask along K, the contiguous dimension, so loads stay vectorized (gate/up at 1 row: 3.4 TB/s, masked 1.3)
@@ -39,13 +40,24 @@ def _weight_only_kernel(X, W, S, Y, M, N, K, stride_xm, stride_wn, stride_ym,
         if UPCAST: x, w = x.to(tl.float32), w.to(tl.float32)
         acc += tl.dot(x, w, input_precision=PRECISION)
     y = acc * tl.load(S + rn, mask=n_ok, other=0.0)[None, :]
+    if SPLIT_K > 1: Y += pid_k * M * N   # a float32 partial `[SPLIT_K, M, N]`, summed by `_sum_splits_kernel`
     tl.store(Y + rm[:, None] * stride_ym + rn[None, :], y.to(Y.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
 
+@triton.jit
+def _sum_splits_kernel(P, Y, MN, SPLIT_K: tl.constexpr, BLOCK: tl.constexpr):
+    "`Y` = the sum of the `SPLIT_K` float32 partials `P` `[SPLIT_K, M·N]`, in `Y`'s dtype, in a fixed order."
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    acc = tl.zeros([BLOCK], tl.float32)
+    for s in tl.static_range(SPLIT_K): acc += tl.load(P + s * MN + i, mask=i < MN, other=0.0)
+    tl.store(Y + i, acc.to(Y.dtype.element_ty), mask=i < MN)
+
 # %% ../nbs/05c_quant_kernels.ipynb #8251695f
-def weight_only_tiles(m: int, n: int) -> dict:
-    "Tile sizes, warps and pipeline stages for `weight_only_mm` of `m` rows and `n` outputs."
-    if m <= 16: return dict(BLOCK_M=16, BLOCK_N=32 if n <= 8192 else 64, BLOCK_K=256, num_warps=4, num_stages=4)
-    return dict(BLOCK_M=min(64, triton.next_power_of_2(m)), BLOCK_N=64, BLOCK_K=128, num_warps=4, num_stages=4)
+def weight_only_tiles(m: int, n: int, k: int = 0) -> dict:
+    "Tile sizes, K slices, warps and pipeline stages for `weight_only_mm` of `m` rows, `n` outputs and `k` inputs."
+    if m > 16: return dict(BLOCK_M=min(64, triton.next_power_of_2(m)), BLOCK_N=64, BLOCK_K=128, num_warps=4, num_stages=4)
+    if n > 8192: return dict(BLOCK_M=16, BLOCK_N=64, BLOCK_K=256, num_warps=4, num_stages=3)   # gate/up, the head
+    split = 2 if k >= 8192 and k % 512 == 0 else 1   # deep and narrow (the MLP's down): twice the programs
+    return dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=256, SPLIT_K=split, num_warps=4, num_stages=4)
 
 def weight_only_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dict | None = None) -> torch.Tensor:
     "`x @ (w * s[:, None])ᵀ` for activations `x` `[M, K]`, 8-bit weights `w` `[N, K]` (int8 or e4m3) and float32 row scales `s` `[N]`."
@@ -53,10 +65,14 @@ def weight_only_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dic
     if w.shape[1] != k: raise ValueError(f"x has {k} features, the weights {w.shape[1]}")
     if x.stride(1) != 1: x = x.contiguous()
     y = torch.empty(m, n, dtype=x.dtype, device=x.device)
-    t = tiles or weight_only_tiles(m, n)
-    grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']))
-    _weight_only_kernel[grid](x, w, s.reshape(-1), y, m, n, k, x.stride(0), w.stride(0), y.stride(0), **t,
+    t = {'SPLIT_K': 1, **(tiles or weight_only_tiles(m, n, k))}
+    split = t['SPLIT_K']
+    if split > 1 and k % (split * t['BLOCK_K']): raise ValueError(f"{split} slices of K need K a multiple of {split * t['BLOCK_K']}, not {k}")
+    part = y if split == 1 else torch.empty(split, m, n, dtype=torch.float32, device=x.device)
+    grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']), split)
+    _weight_only_kernel[grid](x, w, s.reshape(-1), part, m, n, k, x.stride(0), w.stride(0), part.stride(-2), **t,
                               EVEN_K=k % t['BLOCK_K'] == 0, W_FP8=_f16_products(x.dtype, w.dtype), PRECISION=_precision(x.dtype), UPCAST=_upcast(_weight_only_kernel))
+    if split > 1: _sum_splits_kernel[(triton.cdiv(m * n, 1024),)](part, y, m * n, SPLIT_K=split, BLOCK=1024)
     return y
 
 # %% ../nbs/05c_quant_kernels.ipynb #e7fbe758
