@@ -445,7 +445,7 @@ class NgramProposer:
 # %% ../nbs/03_scheduler.ipynb #152a7b0b
 def drafts_allowed(p: SamplingParams) -> bool:
     "Whether a request with params `p` may have its next tokens guessed and verified in one step."
-    return not (p.uses_history or p.logprobs is not None or p.stop or p.structured_outputs)
+    return not (p.uses_history or p.logprobs is not None or p.stop)
 
 # %% ../nbs/03_scheduler.ipynb #08f74540
 @patch

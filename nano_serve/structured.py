@@ -108,3 +108,17 @@ class Constraints:
         else: ok = [all(m.is_terminated() or m.accept_token(x) for x in t) for _, m, t in steps]
         for (rid, _, t), good in zip(steps, ok):
             if not good: log.warning('request %s: tokens %s are outside its grammar', rid, t)
+
+    def mask_draft(self, logits: torch.Tensor, request_id: str, draft: tuple[int, ...]):
+        "Mask the `len(draft) + 1` rows verifying a request's draft, row `i` for the state after `draft[:i]`; the matcher ends where it began."
+        m = self.matchers.get(request_id)
+        if m is None: return
+        xgr, walked = self.grammars.xgr, 0
+        bm = xgr.allocate_token_bitmask(len(draft) + 1, self.grammars.vocab_size)
+        for i in range(len(draft) + 1):
+            if m.is_terminated(): only_stop_tokens(bm, i, m.stop_token_ids)
+            else: m.fill_next_token_bitmask(bm, i)
+            if i == len(draft) or m.is_terminated() or not m.accept_token(draft[i]): break   # rows past a forbidden guess are never read
+            walked += 1
+        if walked: m.rollback(walked)   # `accept` advances it by what verification keeps
+        xgr.apply_token_bitmask_inplace(logits, bm.to(logits.device, non_blocking=True), indices=list(range(i + 1)))
