@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['QUANTIZATION_METHODS', 'BUILT', 'INT4_GROUP', 'DIVISOR', 'LINEARS', 'check_quantization', 'cpu_flags',
-           'int8_dot_product', 'int8_rows', 'Int8Linear', 'int4_groups', 'Int4Linear', 'Int8WeightLinear', 'Fp8Linear',
-           'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
+           'int8_dot_product', 'int8_rows', 'packed_dense', 'Int8Linear', 'int4_groups', 'Int4Linear',
+           'Int8WeightLinear', 'Fp8Linear', 'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
 
 # %% ../nbs/05b_quantization.ipynb #736ae4ca
 import torch
@@ -51,29 +51,38 @@ def int8_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     s = w.float().abs().amax(-1).clamp(min=1e-12) / 127
     return torch.round(w.float() / s[:, None]).clamp(-127, 127).to(torch.int8), s
 
+def packed_dense(w: torch.Tensor):
+    "`w` reordered once for oneDNN's float product (`torch.ops.mkldnn._linear_pointwise`), or None where oneDNN is missing."
+    return torch.ops.mkldnn._reorder_linear_weight(w, 32) if torch.backends.mkldnn.is_available() else None
+
 class Int8Linear(nn.Module):
-    "A linear layer with int8 weights (a scale per output row) that quantizes its input per token and multiplies in int8."
-    def __init__(self, linear: nn.Linear):
+    "CPU: int8 weights (a scale per output row); a few rows multiply them alone, more also round each token to int8 (VNNI/AMX)."
+    def __init__(self, linear: nn.Linear, weight_only_rows: int = 4):
         super().__init__()
         q, s = int8_rows(linear.weight.detach())
-        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.in_features, self.out_features, self.bias, self.weight_only_rows = linear.in_features, linear.out_features, linear.bias, weight_only_rows
+        self.register_buffer('qweight', q)                       # [out, in]: what `_weight_int8pack_mm` reads
         self.register_buffer('scale', s)
-        self.bias = linear.bias
-        self.onednn = q.device.type == 'cpu' and hasattr(torch.ops.onednn, 'qlinear_prepack') and int8_dot_product()
+        self.register_buffer('scale16', s.to(torch.bfloat16))    # the kernel wants its scales in the activations' dtype
+        self.onednn = hasattr(torch.ops.onednn, 'qlinear_prepack') and int8_dot_product()
+        self.dense = None
         if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
-            self.register_buffer('qweight', torch.ops.onednn.qlinear_prepack(q, [1, self.in_features]))
-            self.register_buffer('zeros', torch.zeros(self.out_features, dtype=torch.long))
-        else: self.register_buffer('qweight', q)   # [out, in], widened to float32 on each call (no VNNI or AMX)
-        self.path = 'int8 x int8, per-token scales (oneDNN)' if self.onednn else 'int8 widened to float32 (no int8 dot products on this CPU)'
+            self.packed = torch.ops.onednn.qlinear_prepack(q, [1, self.in_features])   # (not a buffer: a batch-1 step never reads it)
+            self.zeros = torch.zeros(self.out_features, dtype=torch.long)
+        else: self.dense = packed_dense((q.float() * s[:, None]).to(linear.weight.dtype))   # no int8 dot products: many rows, widened
+        many = 'int8 x int8, per-token scales (oneDNN)' if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
+        self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
-        qx, a = int8_rows(x2)
-        if self.onednn:   # the int8 rows go in with scale 1: the kernel applies the weights' scales, we apply the tokens'
-            y = torch.ops.onednn.qlinear_pointwise(qx, 1.0, 0, self.qweight, self.scale, self.zeros, None, 1.0, 0,
+        if x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
+        elif self.onednn:   # the int8 rows go in with scale 1: the kernel applies the weights' scales, we apply the tokens'
+            qx, a = int8_rows(x2)
+            y = torch.ops.onednn.qlinear_pointwise(qx, 1.0, 0, self.packed, self.scale, self.zeros, None, 1.0, 0,
                                                    torch.float32, 'none', [], '')
-        else: y = F.linear(qx.float(), self.qweight.float()) * self.scale
-        y = (y * a[:, None]).to(x.dtype)
+            y = (y * a[:, None]).to(x.dtype)
+        elif self.dense is not None: y = torch.ops.mkldnn._linear_pointwise(x2, self.dense, None, 'none', [], '')
+        else: y = F.linear(x2, (self.qweight.float() * self.scale[:, None]).to(x.dtype))
         if self.bias is not None: y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)
 
@@ -99,10 +108,8 @@ class Int4Linear(nn.Module):
         self.in_features, self.out_features, self.group, self.bias = linear.in_features, linear.out_features, group, linear.bias
         q, scale, zero = int4_groups(linear.weight.detach(), group)
         self.dense, self.dense_above = None, dense_above
-        if not q.is_cuda and torch.backends.mkldnn.is_available():
-            # for many rows on the CPU: the expanded matrix, packed; not a buffer, since a step of few rows never reads it
-            w = ((q.reshape(q.shape[0], -1, group) - 8) * scale[..., None] + zero[..., None]).reshape(q.shape)
-            self.dense = torch.ops.mkldnn._reorder_linear_weight(w.to(linear.weight.dtype), 32)
+        if not q.is_cuda:   # for many rows on the CPU: the expanded matrix, packed; not a buffer, since a step of few rows never reads it
+            self.dense = packed_dense(((q.reshape(q.shape[0], -1, group) - 8) * scale[..., None] + zero[..., None]).reshape(q.shape).to(linear.weight.dtype))
         if q.is_cuda:   # tinygemm reads two 4-bit values a byte, high nibble first, then reorders them for its tiles
             packed = torch._convert_weight_to_int4pack((q[:, ::2] << 4 | q[:, 1::2]).to(torch.uint8), _inner_k_tiles(self.in_features))
         else: packed = torch._convert_weight_to_int4pack_for_cpu(q, _inner_k_tiles(self.in_features))
