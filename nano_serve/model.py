@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED', 'rope_parameters',
            'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm', 'silu_mul', 'MLP',
-           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'packed_linear', 'causal_attention',
-           'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root',
-           'gguf_index', 'dequantize_gguf', 'read_gguf_weights', 'read_safetensors_weights', 'pack_weights',
-           'dummy_weight', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config',
-           'load_tokenizer', 'load_model', 'max_rel_error', 'hf_reference', 'generate_greedy']
+           'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'packed_linear', 'packs',
+           'causal_attention', 'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows',
+           'cache_root', 'gguf_index', 'dequantize_gguf', 'read_gguf_weights', 'read_safetensors_weights',
+           'pack_weights', 'dummy_weight', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source',
+           'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'hf_reference', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
 import functools, importlib.metadata, importlib.resources, json, os, shutil, tempfile, zlib
@@ -230,6 +230,11 @@ def packed_linear(x: torch.Tensor, packed: torch.Tensor, bias: Optional[torch.Te
 
 @packed_linear.register_fake
 def _(x, packed, bias, out_features): return x.new_empty((*x.shape[:-1], out_features))
+
+def packs(dtype: torch.dtype) -> bool:
+    "Whether oneDNN can pack weights of `dtype` on this CPU (bfloat16 needs AVX-512 or AVX-NE-CONVERT: an AVX2-only CPU keeps `nn.Linear`)."
+    if not torch.backends.mkldnn.is_available(): return False
+    return dtype == torch.float32 or (dtype == torch.bfloat16 and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 # %% ../nbs/00_model.ipynb #0b2dac95
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

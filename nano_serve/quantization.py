@@ -52,8 +52,9 @@ def int8_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.round(w.float() / s[:, None]).clamp(-127, 127).to(torch.int8), s
 
 def packed_dense(w: torch.Tensor):
-    "`w` reordered once for oneDNN's float product (`torch.ops.mkldnn._linear_pointwise`), or None where oneDNN is missing."
-    return torch.ops.mkldnn._reorder_linear_weight(w, 32) if torch.backends.mkldnn.is_available() else None
+    "`w` reordered once for oneDNN's float product (`torch.ops.mkldnn._linear_pointwise`), or None where oneDNN cannot pack its dtype."
+    from nano_serve.model import packs
+    return torch.ops.mkldnn._reorder_linear_weight(w, 32) if packs(w.dtype) else None
 
 class Int8Linear(nn.Module):
     "CPU: int8 weights (a scale per output row); a few rows multiply them alone, more also round each token to int8 (VNNI/AMX)."

@@ -21,7 +21,7 @@ from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult
 from .quantization import quantize_model
-from .model import Attention
+from .model import Attention, packs
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -316,8 +316,8 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
             graphs = CUDAGraphDecoder(model, cache, attend, max_num_seqs, width, num_blocks)
             mixed = CUDAGraphMixed(model, cache, attend, max_num_batched_tokens, max_num_seqs, width, num_blocks, graphs.pool,
                                    draft_tokens=draft_tokens)
-    elif dev.type == 'cpu' and torch.backends.mkldnn.is_available() and dt in (torch.float32, torch.bfloat16):
-        model.prepack_linears()   # oneDNN-packed weights (00_model)
+    elif dev.type == 'cpu' and packs(dt):
+        model.prepack_linears()   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile: graphs = CompiledDecoder(model, cache, num_blocks)   # opt-in (above); checked by EngineCore before anything loads
     return ModelRunner(model, cache, Sampler(seed), attend, swap, graphs, mixed)
 
