@@ -11,7 +11,7 @@ import itertools, time
 import torch
 from fastcore.basics import patch
 
-from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear
+from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear, packs
 from .cache import choose_num_blocks, resolve_kv_dtype
 from .allocator import BlockAllocator, make_eviction
 from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make_policy, RecomputePreemption,
@@ -259,7 +259,8 @@ def paths(self: EngineCore) -> dict:
     small = cuda and any(isinstance(m, SmallBatchLinear) for m in self.model.modules())
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
             'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
-                                                  'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)'),
+                                                  'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)' +
+                                                  ('; no bfloat16 arithmetic on this CPU: slower than float32' if self.model.dtype == torch.bfloat16 and not packs(torch.bfloat16) else '')),
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': cuda and self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
             'cpu_compiled_decode': isinstance(self.runner.graphs, CompiledDecoder),
