@@ -279,8 +279,9 @@ class CompiledDecoder:
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
-        "Whether the step is pure decode with a context longer than one block (anything else runs eagerly)."
-        return x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size
+        "Whether the step is pure decode with a context longer than one block, every request in the one batched call (else eager)."
+        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size): return False
+        return short_rows(x.meta, self.cache.block_size, self.group)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
 
     def args(self, x: 'ModelInputs') -> tuple:
         "The graph's inputs for a step."
