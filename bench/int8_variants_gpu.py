@@ -5,6 +5,7 @@ cuBLAS on the same shapes. Writes $OUT/int8_variants.json. Exploration for 05c_q
 import json, os, sys, time
 from pathlib import Path
 import torch, triton, triton.language as tl
+from gpu_timing import graph_ms
 
 
 @triton.jit
@@ -45,21 +46,6 @@ def gemv(X, W, S, Y, M, N, K, sxm, swn, sym, BM: tl.constexpr, BN: tl.constexpr,
             x = tl.load(X + m * sxm + k0 + rk).to(tl.float32)
             acc += w * x[None, :]
         tl.store(Y + m * sym + rn, (tl.sum(acc, 1) * tl.load(S + rn)).to(Y.dtype.element_ty))
-
-
-def graph_ms(calls, reps=5):
-    "Milliseconds per call of `calls` (a list of thunks) captured in one CUDA graph, median over `reps` replays."
-    for c in calls: c()
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for c in calls: c()
-    g.replay(); torch.cuda.synchronize()
-    ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); g.replay(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b))
-    return sorted(ts)[reps // 2] / len(calls)
 
 
 SHAPES = {'qkv': (6144, 4096), 'o': (4096, 4096), 'gate_up': (28672, 4096), 'down': (4096, 14336), 'head': (128256, 4096)}

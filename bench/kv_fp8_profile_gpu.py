@@ -10,20 +10,9 @@ from nano_serve.engine import LLM
 from nano_serve.bench import random_token_workload, run_offline
 from nano_serve.cache import AttentionMetadata, scattered_block_tables
 from nano_serve.kernels import paged_decode_attention
+from gpu_timing import graph_ms
 
 R = {'gpu': torch.cuda.get_device_name(0), 'date': time.strftime('%Y-%m-%d')}
-
-
-def graph_ms(fn, reps=5, calls=10):
-    fn(); torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for _ in range(calls): fn()
-    g.replay(); torch.cuda.synchronize(); ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); g.replay(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b) / calls)
-    return sorted(ts)[reps // 2]
 
 
 rows, ctx, kvh, heads, d, bs = 256, 1024, 8, 16, 128, 16
@@ -32,7 +21,7 @@ meta = AttentionMetadata.build(scattered_block_tables([ctx] * rows, bs, nblk), [
 q = torch.randn(rows, heads, d, device='cuda', dtype=torch.bfloat16)
 kb = torch.randn(nblk, bs, kvh, d, device='cuda', dtype=torch.bfloat16); vb = torch.randn_like(kb)
 for name, (k, v) in {'bf16': (kb, vb), 'fp8': (kb.to(torch.float8_e4m3fn), vb.to(torch.float8_e4m3fn))}.items():
-    ms = graph_ms(lambda: paged_decode_attention(q, k, v, meta))
+    ms = graph_ms([lambda: paged_decode_attention(q, k, v, meta)] * 10)
     R[f'decode_attention_{name}_ms'] = ms
     R[f'decode_attention_{name}_TBps'] = 2 * rows * ctx * kvh * d * k.element_size() / ms / 1e9
     print(name, ms, R[f'decode_attention_{name}_TBps'], flush=True)

@@ -13,7 +13,8 @@ import json, os, sys, time
 from pathlib import Path
 import torch, triton, triton.language as tl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nano_serve.quant_kernels import weight_only_mm, weight_only_tiles
+from nano_serve.quant_kernels import weight_only_mm, weight_only_tiles, _sum_splits_kernel   # (the package's reduce, once this sweep chose split-K)
+from gpu_timing import graph_ms
 from nano_serve.kernels import paged_decode_attention
 from nano_serve.cache import AttentionMetadata, scattered_block_tables
 
@@ -40,15 +41,6 @@ def split_k(X, W, S, P, M, N, K, sxm, swn, BM: tl.constexpr, BN: tl.constexpr, B
     else: tl.store(P + ps * M * N + offs, acc, mask=(rm < M)[:, None])
 
 
-@triton.jit
-def reduce_splits(P, Y, MN, SPLIT: tl.constexpr, BLOCK: tl.constexpr):
-    "Y = sum over splits of P[split], in Y's dtype."
-    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    acc = tl.zeros([BLOCK], tl.float32)
-    for s in tl.static_range(SPLIT): acc += tl.load(P + s * MN + i, mask=i < MN, other=0.0)
-    tl.store(Y + i, acc.to(Y.dtype.element_ty), mask=i < MN)
-
-
 def split_k_mm(x, w, s, c):
     "x @ (w*s)^T with the split-K kernel and config c (BM, BN, BK, SPLIT, ATOMIC, num_warps, num_stages)."
     m, k = x.shape; n = w.shape[0]
@@ -63,22 +55,8 @@ def split_k_mm(x, w, s, c):
     p = torch.empty(c['SPLIT'], m, n, dtype=torch.float32, device=x.device)
     y = torch.empty(m, n, dtype=x.dtype, device=x.device)
     split_k[grid](x, w, s, p, m, n, k, x.stride(0), w.stride(0), **kw)
-    reduce_splits[(triton.cdiv(m * n, 1024),)](p, y, m * n, SPLIT=c['SPLIT'], BLOCK=1024)
+    _sum_splits_kernel[(triton.cdiv(m * n, 1024),)](p, y, m * n, SPLIT_K=c['SPLIT'], BLOCK=1024)
     return y
-
-
-def graph_ms(calls, reps=5):
-    "Milliseconds per call of `calls` (thunks) captured in one CUDA graph, median of `reps` replays."
-    for c in calls: c()
-    torch.cuda.synchronize()
-    g = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(g):
-        for c in calls: c()
-    g.replay(); torch.cuda.synchronize(); ts = []
-    for _ in range(reps):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record(); g.replay(); b.record(); torch.cuda.synchronize(); ts.append(a.elapsed_time(b))
-    return sorted(ts)[reps // 2] / len(calls)
 
 
 SHAPES = {'qkv': (6144, 4096), 'o': (4096, 4096), 'gate_up': (28672, 4096), 'down': (4096, 14336), 'head': (128256, 4096)}
