@@ -134,7 +134,7 @@ class Sampler:
         res, drafted = StepResult(), {}
         if any(c.draft for c in chunks):   # drafted chunks are verified on their rows; the others go on with their last row
             ends = list(itertools.accumulate(1 + len(c.draft) for c in chunks))
-            if self.constraints is not None:   # a drafted row under a grammar: masked for the state its guesses lead to
+            if self.constraints is not None and self.constraints.matchers:   # drafted rows under a grammar: masked for the state their guesses lead to
                 for c, e in zip(chunks, ends):
                     if c.draft: self.constraints.mask_draft(logits[e - 1 - len(c.draft):e], c.request_id, c.draft)
             drafted = self.verify(logits, chunks, ends)
