@@ -85,6 +85,7 @@ class EngineCore:
                                            max_model_len=self.max_model_len, seed=seed, quantization=draft['quantization'],
                                            max_num_seqs=max_num_seqs, enforce_eager=enforce_eager, adaptive=adaptive)
             self.runner.sampler.draft_probs = self.drafter.probs   # sampled guesses are verified against the q they came from
+            self.drafter.constraints = self.runner.sampler.constraints   # and constrained ones are guessed under their grammar
         self.allocator = BlockAllocator(n, block_size, enable_prefix_caching, eviction)
         preemption = SwapPreemption(n_cpu, block_size) if preemption_mode == 'swap' else RecomputePreemption()
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,

@@ -41,6 +41,7 @@ class DraftModel:
         self.fed: dict[str, list[int]] = {}          # per request: the tokens whose K/V the draft cache holds, in order
         self.probs: dict[str, torch.Tensor] = {}     # per sampled request: q of its latest draft, [k, vocab] (the sampler reads it)
         self.generators: dict[str, torch.Generator] = {}
+        self.constraints = None   # the target's grammar matchers (06f_structured), set by the engine: guesses obey them too
 
     @classmethod
     def load(cls, model, device, dtype, vocab_size: int, load_format: str = 'auto', **kw) -> 'DraftModel':
@@ -92,14 +93,20 @@ def propose(self: DraftModel, requests: list[Request]) -> dict[str, tuple[int, .
     plans = {r.request_id: (r, *p) for r in requests if (p := self._plan(r)) is not None}
     guesses, qs = {rid: [] for rid in plans}, {rid: [] for rid in plans}
     feed = {rid: list(new) for rid, (_, _, new) in plans.items()}
+    grammars = self.constraints if self.constraints is not None and self.constraints.matchers else None
+    walked = {rid: 0 for rid in plans} if grammars else {}
     for step in range(max((k for _, k, _ in plans.values()), default=0)):
         live = [rid for rid, (_, k, _) in plans.items() if len(guesses[rid]) < k]
         chunks = [Chunk(rid, tuple(feed[rid]), len(self.fed[rid]), tuple(self.allocator.tables[rid]), True, plans[rid][0].params,
                         is_decode=step > 0) for rid in live]
-        picks = self._pick(self.runner.forward(ScheduledBatch(chunks)), [plans[rid][0] for rid in live])
+        logits = self.runner.forward(ScheduledBatch(chunks))
+        if grammars: grammars.mask(logits, live)   # a constrained request's guess obeys its grammar, walked through the guesses so far
+        picks = self._pick(logits, [plans[rid][0] for rid in live])
         for rid, (t, q) in zip(live, picks):
             self.fed[rid] += feed[rid]; guesses[rid].append(t); feed[rid] = [t]
             if q is not None: qs[rid].append(q)
+            if grammars: walked[rid] += grammars.guess(rid, t)
+    for rid, n in walked.items(): grammars.rollback(rid, n)   # back where verification starts (06f's `mask_draft`)
     for rid, q in qs.items():   # the sampler verifies sampled guesses against the q they were drawn from
         if q: self.probs[rid] = torch.cat(q)
         else: self.probs.pop(rid, None)

@@ -122,3 +122,12 @@ class Constraints:
             walked += 1
         if walked: m.rollback(walked)   # `accept` advances it by what verification keeps
         xgr.apply_token_bitmask_inplace(logits, bm.to(logits.device, non_blocking=True), indices=list(range(i + 1)))
+
+    def guess(self, request_id: str, token: int) -> int:
+        "Move a request's matcher past a token a draft model guessed (1), or leave it (0: no grammar, or it has ended); `rollback` undoes it."
+        m = self.matchers.get(request_id)
+        return int(m is not None and not m.is_terminated() and m.accept_token(token))
+
+    def rollback(self, request_id: str, n: int):
+        "Undo the last `n` guesses of a request's matcher."
+        if n: self.matchers[request_id].rollback(n)
