@@ -118,9 +118,9 @@ class Constraints:
         for i in range(len(draft) + 1):
             if m.is_terminated(): only_stop_tokens(bm, i, m.stop_token_ids)
             else: m.fill_next_token_bitmask(bm, i)
-            if i == len(draft) or m.is_terminated() or not m.accept_token(draft[i]): break   # rows past a forbidden guess are never read
+            if i == len(draft) or not self.guess(request_id, draft[i]): break   # rows past a forbidden guess are never read
             walked += 1
-        if walked: m.rollback(walked)   # `accept` advances it by what verification keeps
+        self.rollback(request_id, walked)   # `accept` advances it by what verification keeps
         xgr.apply_token_bitmask_inplace(logits, bm.to(logits.device, non_blocking=True), indices=list(range(i + 1)))
 
     def guess(self, request_id: str, token: int) -> int:
