@@ -353,7 +353,8 @@ def simulate_cli(a) -> dict:
     elif a.trace == 'bursty': trace = bursty_trace(a.num_requests, a.rate, 3.0, span(a.prompt_len), span(a.output_len), a.seed)
     else: trace = azure_trace(a.trace, a.num_requests)
     cost = StepCost(*(float(x) for x in a.cost.split(',')))
-    sched = make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy, a.eviction_policy)
+    sched = make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy, a.eviction_policy,
+                           preemption_victim=a.preemption_victim, swap_blocks=a.swap_blocks)
     r = simulate(trace, cost, sched)
     return dict(args=vars(a), cost=vars(cost), requests=len(trace), wall_s=r.wall_s, **r.summary())
 
@@ -377,10 +378,11 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument('--trace', default='poisson', help="'poisson', 'bursty', or an Azure LLM inference trace CSV")
     m.add_argument('--num-requests', type=int, default=1000); m.add_argument('--rate', type=float, default=2.0, help='requests per second (generated traces)')
     m.add_argument('--prompt-len', default='64,256', help='lo,hi (generated traces)'); m.add_argument('--output-len', default='16,64', help='lo,hi (generated traces)')
-    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row, per context token (StepCost)')
+    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row[, per context token, per prefill pair, per swapped block] (StepCost)')
     m.add_argument('--max-num-seqs', type=int, default=32); m.add_argument('--max-num-batched-tokens', type=int, default=512)
     m.add_argument('--num-kv-blocks', type=int, default=1456); m.add_argument('--block-size', type=int, default=16)
     m.add_argument('--scheduling-policy', default='fcfs'); m.add_argument('--eviction-policy', default='lru')
+    m.add_argument('--preemption-victim', default='lowest-rank'); m.add_argument('--swap-blocks', type=int, default=0, help='> 0: swap preemption with a CPU pool this large')
     m.add_argument('--seed', type=int, default=0); m.add_argument('--output-json', default=None)
     c = sub.add_parser('cpu-vs-hf', help="the mixed CPU workload against transformers' generate()")
     c.add_argument('--num-prompts', type=int, default=24); c.add_argument('--seed', type=int, default=0)

@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from .model import load_model, load_tokenizer, load_config, resolve_model_source, default_device, PackedLinear, packs
 from .cache import choose_num_blocks, resolve_kv_dtype
 from .allocator import BlockAllocator, make_eviction
-from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make_policy, RecomputePreemption,
+from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make_policy, make_victim, RecomputePreemption,
                                   NgramProposer, PLACEHOLDER)
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
@@ -37,9 +37,11 @@ class EngineCore:
                  max_model_len: int | None = None, scheduling_policy='fcfs', eviction_policy='lru', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
-                 quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False):
+                 quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False,
+                 preemption_victim='lowest-rank', step_log: str | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
+        victim = make_victim(preemption_victim)
         proposer, draft, adaptive = make_proposer(speculative_config)   # a token proposer for the scheduler, or a draft model's settings
         self.device = torch.device(device) if device is not None else default_device()
         resolve_kv_dtype(kv_cache_dtype, torch.float32)  # the quantization switches, checked before any weight is read or process started
@@ -90,8 +92,8 @@ class EngineCore:
         preemption = SwapPreemption(n_cpu, block_size) if preemption_mode == 'swap' else RecomputePreemption()
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
                                    policy, preemption, self.max_model_len,
-                                   proposer)
-        self.metrics = Metrics()
+                                   proposer, victim)
+        self.metrics = Metrics(step_log=step_log)
         self.check_invariants = check_invariants
         self.limits = EngineLimits(cfg.vocab_size, self.max_model_len, n, block_size, eos_token_id(None, cfg.eos_token_id))
         self._sent: dict[str, int] = {}            # output tokens already reported, per request
@@ -221,10 +223,12 @@ def _retire(self: EngineCore, req: Request):
 def _record(self: EngineCore, batch: ScheduledBatch, res: StepResult):
     "Write this step's numbers from every layer into the metrics object."
     s = self.scheduler
+    _, _, context, pairs, swapped = batch.work()
     self.metrics.record_step(StepRecord(time.monotonic(), batch.schedule_seconds, res.forward_seconds, res.sample_seconds,
                                         batch.num_prefill_tokens, batch.num_decode_tokens, len(batch.chunks), len(s.running),
                                         len(s.waiting), len(s.swapped), self.allocator.num_used, len(batch.preempted),
-                                        batch.num_draft_tokens, sum(len(res.sampled[c.request_id]) - 1 for c in batch.chunks if c.draft)))
+                                        batch.num_draft_tokens, sum(len(res.sampled[c.request_id]) - 1 for c in batch.chunks if c.draft),
+                                        context, pairs, swapped))
     if self.check_invariants: self.allocator.check_invariants()
 
 @patch

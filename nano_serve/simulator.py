@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'StepCost', 'SimResult', 'make_scheduler', 'simulate',
-           'calibrate', 'replay', 'fidelity']
+           'samples_from_records', 'calibrate', 'replay', 'fidelity']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
 import asyncio, csv, math, random, time
@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .allocator import BlockAllocator, make_eviction
-from .scheduler import Scheduler, Request, SamplingParams, ScheduledBatch, make_policy, RecomputePreemption
+from .scheduler import Scheduler, Request, SamplingParams, ScheduledBatch, make_policy, make_victim, RecomputePreemption
+from .preemption import SwapPreemption
+from .metrics import StepRecord
 
 # %% ../nbs/13_simulator.ipynb #6e170310
 @dataclass
@@ -61,37 +63,34 @@ def azure_trace(path: str, limit: int | None = None) -> list[TraceRequest]:
 # %% ../nbs/13_simulator.ipynb #16f3374b
 @dataclass
 class StepCost:
-    "Seconds a step takes: base + per prefill token + per decode row + per cached token the decode rows attend over."
+    "Seconds a step takes: base + a price for each amount of work in `ScheduledBatch.work` (prefill tokens, decode rows, context tokens, prefill pairs, swapped blocks)."
     base: float
     per_prefill_token: float
     per_decode_row: float
     per_context_token: float = 0.0
+    per_prefill_pair: float = 0.0
+    per_swapped_block: float = 0.0
 
-    @staticmethod
-    def shape(batch: ScheduledBatch) -> tuple[int, int, int]:
-        "(prefill tokens, decode rows, context tokens of the decode rows) of a planned step."
-        p = d = k = 0
-        for c in batch.chunks:
-            if c.is_decode: d += 1; k += c.start + 1
-            else: p += len(c.token_ids)
-        return p, d, k
+    def predict(self, work) -> float:
+        "Seconds for a step doing `work` (the five amounts, in `ScheduledBatch.work`'s order)."
+        p, d, k, q, s = work
+        return (self.base + self.per_prefill_token * p + self.per_decode_row * d + self.per_context_token * k
+                + self.per_prefill_pair * q + self.per_swapped_block * s)
 
-    def seconds(self, batch: ScheduledBatch) -> float:
-        "Predicted time of this step."
-        p, d, k = self.shape(batch)
-        return self.base + self.per_prefill_token * p + self.per_decode_row * d + self.per_context_token * k
+    def seconds(self, batch: ScheduledBatch) -> float: return self.predict(batch.work())
 
     @classmethod
-    def fit(cls, samples: list[tuple[int, int, int, float]]) -> 'StepCost':
-        "Least squares over (prefill tokens, decode rows, context tokens, seconds), coefficients kept >= 0."
-        X = np.array([[1, p, d, k] for p, d, k, _ in samples], dtype=float)
-        y = np.array([s for *_, s in samples], dtype=float)
-        keep = list(range(4))
+    def fit(cls, samples: list[tuple]) -> 'StepCost':
+        "Least squares over (the five amounts of work..., seconds), coefficients kept >= 0."
+        X = np.array([[1, *s[:5]] for s in samples], dtype=float)
+        y = np.array([s[5] for s in samples], dtype=float)
+        scale = np.maximum(np.abs(X).max(0), 1)   # columns of similar size: pairs run to millions, rows to tens
+        keep = [j for j in range(6) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
-            coef = np.linalg.lstsq(X[:, keep], y, rcond=None)[0]
+            coef = np.linalg.lstsq(X[:, keep] / scale[keep], y, rcond=None)[0] / scale[keep]
             if (coef >= 0).all(): break
             keep.pop(int(np.argmin(coef)))
-        full = np.zeros(4); full[keep] = coef
+        full = np.zeros(6); full[keep] = coef
         return cls(*map(float, full))
 
 # %% ../nbs/13_simulator.ipynb #1ff786d6
@@ -121,10 +120,13 @@ class SimResult:
         return res | {'steps': self.steps, 'preemptions': self.preemptions, 'refused': self.refused}
 
 def make_scheduler(num_blocks: int, block_size: int = 16, max_num_seqs: int = 64, max_num_batched_tokens: int = 2048,
-                   scheduling_policy='fcfs', eviction_policy='lru', enable_prefix_caching: bool = False, max_model_len: int | None = None) -> Scheduler:
-    "The engine's scheduler over its allocator, as `EngineCore` builds them (recompute preemption: no swap pool to simulate)."
+                   scheduling_policy='fcfs', eviction_policy='lru', enable_prefix_caching: bool = False, max_model_len: int | None = None,
+                   preemption_victim='lowest-rank', swap_blocks: int = 0) -> Scheduler:
+    "The engine's scheduler over its allocator, as `EngineCore` builds them; `swap_blocks` > 0 preempts by swapping to a pool that large."
     alloc = BlockAllocator(num_blocks, block_size, enable_prefix_caching, eviction=make_eviction(eviction_policy))
-    return Scheduler(alloc, max_num_seqs, max_num_batched_tokens, make_policy(scheduling_policy), RecomputePreemption(), max_model_len)
+    preemption = SwapPreemption(swap_blocks, block_size) if swap_blocks else RecomputePreemption()
+    return Scheduler(alloc, max_num_seqs, max_num_batched_tokens, make_policy(scheduling_policy), preemption, max_model_len,
+                     victim=make_victim(preemption_victim))
 
 def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) -> SimResult:
     "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times."
@@ -141,7 +143,7 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) ->
         if not sched.has_unfinished():
             clock = max(clock, pending[i].arrival); continue
         batch = sched.schedule()
-        if not batch.chunks:                              # nothing fits now: only an arrival can change that
+        if not batch:                                     # nothing fits now: only an arrival can change that
             if i < len(pending): clock = max(clock, pending[i].arrival); continue
             raise RuntimeError('the scheduler is stuck: requests wait but no step can be planned')
         clock += cost.seconds(batch)
@@ -156,29 +158,31 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) ->
     res.wall_s = time.perf_counter() - t_start
     return res
 
-# %% ../nbs/13_simulator.ipynb #fdfe6fff
-def calibrate(llm, trace: list[TraceRequest], warmup_steps: int = 3, seed: int = 0) -> list[tuple[int, int, int, float]]:
-    "Serve `trace` on the real engine `llm` in real time, timing every step: (prefill tokens, decode rows, context tokens, seconds)."
-    sched, shapes, samples, rng = llm.core.scheduler, [], [], random.Random(seed)
-    plan = sched.schedule
-    def spy():
-        b = plan(); shapes.append(StepCost.shape(b)); return b
-    sched.schedule = spy
-    vocab = llm.model.config.vocab_size
-    try:
-        pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
-        while i < len(pending) or llm.core.has_unfinished():
-            now = time.perf_counter() - t0
-            while i < len(pending) and pending[i].arrival <= now:
-                t = pending[i]
-                llm.add_request([rng.randrange(100, vocab) for _ in range(t.prompt_len)], SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True))
-                i += 1
-            if not llm.core.has_unfinished(): time.sleep(max(0.0, min(0.05, pending[i].arrival - now))); continue
-            n, s0 = len(shapes), time.perf_counter()
-            llm.step()
-            if len(shapes) > n and shapes[-1] != (0, 0, 0): samples.append((*shapes[-1], time.perf_counter() - s0))
-    finally: sched.schedule = plan
-    return samples[warmup_steps:]
+# %% ../nbs/13_simulator.ipynb #c4856de0
+def samples_from_records(records: list[StepRecord], warmup_steps: int = 3) -> list[tuple]:
+    "(the step's five amounts of work..., seconds) for each step that followed a busy one, from consecutive `StepRecord`s."
+    out = []
+    for prev, rec in zip(records, records[1:]):
+        if prev.num_running + prev.num_waiting + prev.num_swapped and rec.num_seqs:
+            out.append((rec.prefill_tokens, rec.decode_tokens - rec.draft_tokens, rec.context_tokens, rec.prefill_pairs,
+                        rec.swapped_blocks, rec.time - prev.time))
+    return out[warmup_steps:]
+
+def calibrate(llm, trace: list[TraceRequest], warmup_steps: int = 3, seed: int = 0) -> list[tuple]:
+    "Serve `trace` on the in-process engine `llm` in real time; `samples_from_records` of the steps it ran."
+    rng, vocab, before = random.Random(seed), llm.model.config.vocab_size, llm.metrics.counters['steps']
+    pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
+    while i < len(pending) or llm.core.has_unfinished():
+        now = time.perf_counter() - t0
+        while i < len(pending) and pending[i].arrival <= now:
+            t = pending[i]
+            llm.add_request([rng.randrange(100, vocab) for _ in range(t.prompt_len)], SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True))
+            i += 1
+        if not llm.core.has_unfinished(): time.sleep(max(0.0, min(0.05, pending[i].arrival - now))); continue
+        llm.step()
+    ran = llm.metrics.counters['steps'] - before
+    if ran > llm.metrics.steps.maxlen: raise ValueError(f'{ran} steps: more than the metrics keep; use a step log (LLM(step_log=...))')
+    return samples_from_records(list(llm.metrics.steps)[-ran:], warmup_steps)
 
 # %% ../nbs/13_simulator.ipynb #9af3c28e
 async def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0, vocab_size: int = 32000) -> dict:
