@@ -1,70 +1,117 @@
-"""Issue 19: does the simulator predict the real server? Three CPU workloads, the same trace simulated and served.
+"""Issue 19: does the simulator predict the real server? The same traces simulated and served.
 
-    python bench/simulator_fidelity.py [--output-json bench/results/simulator-fidelity-cpu.json] [--speed 100000]
+    python bench/simulator_fidelity.py [--preset cpu|gpu] [--output-json bench/results/simulator-fidelity-cpu.json]
+                                       [--speed 100000] [--in-process] [--server-args "--model /tmp/qwen3-hf --device cuda"]
 
-1. Calibrate: the bundled model in-process (`LLM`, the server's limits) serves a calibration trace in real time and
-   every step is timed with its shape; `StepCost.fit` gives the cost model.
-2. For each workload (steady Poisson, bursty, long prompts): `nano_serve_server` on the bundled model serves the
-   trace (`replay`: the official openai client, at the trace's arrival times), and `simulate` runs the same trace
-   through the real scheduler on the fitted cost model. Errors of throughput, median TTFT and median TPOT.
-3. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
+1. `nano_serve_server` starts with `--step-log` and the preset's limits and KV pool, and serves the calibration phases
+   (`profile_traces`: decode batches of growing size, prompts of growing length, then a mixed trace; each phase sent
+   by `replay`, the official openai client, at the trace's arrival times). `StepCost.fit` on the steps it logged
+   (`samples_from_records`) gives the cost model: the server's own steps, under load, with its service process and
+   the client on the same machine.
+2. For each workload of the preset the server serves the trace and `simulate` runs the same trace through the real
+   scheduler on the fitted cost model. Errors of throughput, median TTFT and median TPOT.
+3. With `--in-process` (CPU): the cost model is also fitted the old way, on an in-process `LLM` serving the same
+   calibration phases (`calibrate`), and every workload is predicted with both fits.
+4. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
 """
-import argparse, asyncio, json, subprocess, sys, time
+import argparse, asyncio, json, os, shlex, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from nano_serve.simulator import poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity
+from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
+                                  samples_from_records, profile_traces)
+from nano_serve.metrics import read_step_log
 from nano_serve.server import wait_ready, free_port
 
-LIMITS = dict(max_num_seqs=32, max_num_batched_tokens=512)
-WORKLOADS = {
-    'steady': lambda: poisson_trace(48, rate=1.5, prompt_len=(64, 256), output_len=(16, 64), seed=11),
-    'bursty': lambda: bursty_trace(48, rate=1.5, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12),
-    'long-prompt': lambda: poisson_trace(20, rate=0.5, prompt_len=(800, 1500), output_len=(8, 24), seed=13),
+PRESETS = {
+    'cpu': dict(limits=dict(max_num_seqs=32, max_num_batched_tokens=512), blocks=1456,
+                calibration=lambda: profile_traces(32, 1500, 24) + [poisson_trace(40, rate=1.5, prompt_len=(32, 512), output_len=(8, 64), seed=5)],
+                workloads={
+                    'steady': lambda: poisson_trace(48, rate=1.5, prompt_len=(64, 256), output_len=(16, 64), seed=11),
+                    'bursty': lambda: bursty_trace(48, rate=1.5, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12),
+                    'long-prompt': lambda: poisson_trace(20, rate=0.5, prompt_len=(800, 1500), output_len=(8, 24), seed=13)}),
+    'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000,
+                calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(300, rate=15, prompt_len=(32, 4096), output_len=(16, 256), seed=5)],
+                workloads={
+                    'steady': lambda: poisson_trace(600, rate=15, prompt_len=(128, 2048), output_len=(32, 256), seed=11),
+                    'bursty': lambda: bursty_trace(600, rate=15, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12)}),
 }
+KEYS = ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')
+
+
+def cpu_name() -> str:
+    out = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
+    return out.split('Model name:')[1].split('\n')[0].strip() if 'Model name:' in out else 'unknown CPU'
+
+
+def fit_on_server(base: str, phases, log: str) -> tuple[StepCost, dict]:
+    "Serve each trace of `phases` in turn and fit the cost model on the steps the server logged meanwhile."
+    before = len(read_step_log(log))
+    t0 = time.time()
+    for trace in phases: asyncio.run(replay(base + '/v1', trace))
+    records = read_step_log(log)[before:]
+    samples = samples_from_records(records)
+    cost = StepCost.fit(samples)
+    return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('--output-json', default=None); p.add_argument('--speed', type=int, default=100_000)
-    p.add_argument('--workloads', default=','.join(WORKLOADS))
+    p.add_argument('--preset', default='cpu', choices=list(PRESETS)); p.add_argument('--output-json', default=None)
+    p.add_argument('--speed', type=int, default=100_000); p.add_argument('--workloads', default=None)
+    p.add_argument('--in-process', action='store_true', help='also fit in-process (the old way) and predict with both fits')
+    p.add_argument('--server-args', default='', help='more nano_serve_server flags (a GPU: --model FOLDER --device cuda)')
     a = p.parse_args()
-    cpu = subprocess.run(['lscpu'], capture_output=True, text=True).stdout.split('Model name:')[1].split('\n')[0].strip()
-    res = {'machine': f'{cpu}, 2 cores', 'limits': LIMITS, 'workloads': {}}
-    from nano_serve.engine import LLM
-    t0 = time.time()
-    llm = LLM(None, num_kv_blocks=1456, **LIMITS)   # the server's default pool on the CPU (1 GiB)
-    calib = poisson_trace(60, rate=2.5, prompt_len=(32, 512), output_len=(8, 64), seed=5)   # prefill chunks beside decode batches of many sizes
-    samples = calibrate(llm, calib)
-    cost = StepCost.fit(samples)
-    res['cost'] = vars(cost) | {'samples': len(samples), 'calibration_s': time.time() - t0}
-    print('cost model', res['cost'], flush=True)
-    del llm
-    port = free_port()
-    srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning',
-                            '--max-num-seqs', str(LIMITS['max_num_seqs']), '--max-num-batched-tokens', str(LIMITS['max_num_batched_tokens'])], cwd=ROOT)
+    pre = PRESETS[a.preset]
+    limits, blocks = pre['limits'], pre['blocks']
+    names = a.workloads.split(',') if a.workloads else list(pre['workloads'])
+    res = {'machine': f'{cpu_name()}, {os.cpu_count()} cores', 'preset': a.preset, 'limits': limits, 'num_kv_blocks': blocks,
+           'server_args': a.server_args, 'workloads': {}}
+    try:
+        import torch
+        if torch.cuda.is_available(): res['gpu'] = torch.cuda.get_device_name(0)
+    except ImportError: pass
+    costs = {}
+    if a.in_process:
+        from nano_serve.engine import LLM
+        t0 = time.time()
+        llm = LLM(None, num_kv_blocks=blocks, **limits)
+        samples = calibrate(llm, pre['calibration']())
+        costs['in-process'] = StepCost.fit(samples)
+        res['cost_in_process'] = vars(costs['in-process']) | {'samples': len(samples), 'calibration_s': time.time() - t0}
+        print('in-process cost model', res['cost_in_process'], flush=True)
+        del llm
+    port, log = free_port(), os.path.join(tempfile.mkdtemp(), 'steps.jsonl')
+    cmd = [sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning', '--step-log', log,
+           '--num-kv-blocks', str(blocks), '--max-num-seqs', str(limits['max_num_seqs']),
+           '--max-num-batched-tokens', str(limits['max_num_batched_tokens']), *shlex.split(a.server_args)]
+    srv = subprocess.Popen(cmd, cwd=ROOT)
     try:
         base = f'http://127.0.0.1:{port}'
-        wait_ready(base, srv)
-        asyncio.run(replay(base + '/v1', poisson_trace(4, rate=4, seed=1)))    # warm-up
-        for name in a.workloads.split(','):
-            trace = WORKLOADS[name]()
+        wait_ready(base, srv, timeout=600)
+        asyncio.run(replay(base + '/v1', poisson_trace(8, rate=4, seed=1)))    # warm-up
+        costs['server'], info = fit_on_server(base, pre['calibration'](), log)
+        res['cost'] = vars(costs['server']) | info
+        print('server cost model', res['cost'], flush=True)
+        for name in names:
+            trace = pre['workloads'][name]()
             real = asyncio.run(replay(base + '/v1', trace))
-            sim = simulate(trace, cost, make_scheduler(1456, 16, **LIMITS))
-            pred = sim.summary()
-            err = fidelity(pred, real)
-            res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in pred if k in real} | {'failed': real['failed']},
-                                      'predicted': pred, 'error': err, 'sim_wall_s': sim.wall_s}
-            print(name, {k: f'{v:+.1%}' for k, v in err.items()}, 'measured', {k: round(real[k], 1) for k in ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')},
-                  'predicted', {k: round(pred[k], 1) for k in ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')}, flush=True)
+            w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))}}
+            for fit, cost in costs.items():
+                sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
+                pred = sim.summary()
+                key = '' if fit == 'server' else '_in_process'
+                w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, fidelity(pred, real), sim.wall_s
+                print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
+                      'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
     finally:
-        srv.terminate(); srv.wait(20)
+        srv.terminate(); srv.wait(30)
     if a.speed:
-        per_request = 160 * cost.per_prefill_token + 40 * (cost.base / LIMITS['max_num_seqs'] + cost.per_decode_row + 200 * cost.per_context_token)
-        cap = 1 / per_request                        # requests/s the machine sustains at full batches (160 tokens in, 40 out on average)
+        cost = costs['server']
+        cap = cost.capacity(limits['max_num_seqs'], 160, 40)   # requests/s the machine sustains at full batches (160 tokens in, 40 out on average)
         trace = poisson_trace(a.speed, rate=0.8 * cap, prompt_len=(64, 256), output_len=(16, 64), seed=21)
-        sim = simulate(trace, cost, make_scheduler(1456, 16, **LIMITS))
+        sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
         res['speed'] = {'requests': a.speed, 'rate': 0.8 * cap, 'steps': sim.steps, 'wall_s': sim.wall_s, 'simulated_s': sim.summary()['duration']}
         print('speed', res['speed'], flush=True)
     text = json.dumps(res, indent=1)

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'StepCost', 'SimResult', 'make_scheduler', 'simulate',
-           'samples_from_records', 'calibrate', 'replay', 'fidelity']
+           'samples_from_records', 'profile_traces', 'calibrate', 'replay', 'fidelity']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
 import asyncio, csv, math, random, time
@@ -79,12 +79,20 @@ class StepCost:
 
     def seconds(self, batch: ScheduledBatch) -> float: return self.predict(batch.work())
 
+    def capacity(self, max_num_seqs: int, prompt_len: int, output_len: int) -> float:
+        "Requests per second the machine sustains with full batches of `max_num_seqs` decoding rows, for requests of these mean lengths."
+        prefill = self.predict((prompt_len, 0, 0, prompt_len * (prompt_len + 1) // 2, 0)) - self.base
+        decode = output_len * (self.base / max_num_seqs + self.per_decode_row + self.per_context_token * (prompt_len + output_len / 2))
+        return 1 / (prefill + decode)
+
     @classmethod
     def fit(cls, samples: list[tuple]) -> 'StepCost':
-        "Least squares over (the five amounts of work..., seconds), coefficients kept >= 0."
-        X = np.array([[1, *s[:5]] for s in samples], dtype=float)
+        "Least squares of the relative error over (the five amounts of work..., seconds), coefficients kept >= 0."
+        samples = [s for s in samples if s[5] > 0]
         y = np.array([s[5] for s in samples], dtype=float)
-        scale = np.maximum(np.abs(X).max(0), 1)   # columns of similar size: pairs run to millions, rows to tens
+        X = np.array([[1, *s[:5]] for s in samples], dtype=float) / y[:, None]   # each step's error relative to its time:
+        y = np.ones_like(y)                                                       # a 50 ms decode step counts as much as a 1 s prefill
+        scale = np.maximum(np.abs(X).max(0), 1e-12)   # columns of similar size: pairs run to millions, rows to tens
         keep = [j for j in range(6) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
             coef = np.linalg.lstsq(X[:, keep] / scale[keep], y, rcond=None)[0] / scale[keep]
@@ -102,14 +110,16 @@ class SimResult:
     finish: list[float] = field(default_factory=list)
     prompt_tokens: list[int] = field(default_factory=list)
     output_tokens: list[int] = field(default_factory=list)
+    tenant: list[str] = field(default_factory=list)
     steps: int = 0
     preemptions: int = 0
     refused: int = 0
     wall_s: float = 0.0
 
-    def summary(self) -> dict:
-        "The keys of `nano_serve_bench serve`'s result that a simulation can predict."
-        a, f, e, o = (np.array(x, dtype=float) for x in (self.arrival, self.first_token, self.finish, self.output_tokens))
+    def summary(self, tenant: str | None = None) -> dict:
+        "The keys of `nano_serve_bench serve`'s result that a simulation can predict (of one tenant's requests, if given)."
+        pick = np.array([tenant is None or t == tenant for t in self.tenant], dtype=bool)
+        a, f, e, o = (np.array(x, dtype=float)[pick] for x in (self.arrival, self.first_token, self.finish, self.output_tokens))
         duration = float(e.max() - a.min()) if len(a) else 0.0
         ttft, tpot = (f - a) * 1e3, ((e - f) / np.maximum(o - 1, 1) * 1e3)[o > 1]
         res = {'completed': len(a), 'duration': duration, 'output_throughput': float(o.sum()) / duration if duration else 0.0,
@@ -154,7 +164,7 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) ->
             if req.finished:
                 del live[req.request_id]
                 res.arrival.append(req.arrival_time); res.first_token.append(entry[1]); res.finish.append(clock)
-                res.prompt_tokens.append(len(req.prompt_token_ids)); res.output_tokens.append(len(req.output_token_ids))
+                res.prompt_tokens.append(len(req.prompt_token_ids)); res.output_tokens.append(len(req.output_token_ids)); res.tenant.append(req.tenant)
     res.wall_s = time.perf_counter() - t_start
     return res
 
@@ -168,18 +178,30 @@ def samples_from_records(records: list[StepRecord], warmup_steps: int = 3) -> li
                         rec.swapped_blocks, rec.time - prev.time))
     return out[warmup_steps:]
 
-def calibrate(llm, trace: list[TraceRequest], warmup_steps: int = 3, seed: int = 0) -> list[tuple]:
-    "Serve `trace` on the in-process engine `llm` in real time; `samples_from_records` of the steps it ran."
+def profile_traces(max_num_seqs: int, max_prompt: int, decode_tokens: int = 24, seed: int = 0) -> list[list[TraceRequest]]:
+    "Calibration phases that move one amount of work at a time: decode batches of 1, 2, 4, ... rows (short contexts, and long ones up to 8 rows), then prompts of growing length alone."
+    rng, phases, k = random.Random(seed), [], 1
+    while k <= max_num_seqs:
+        phases.append([TraceRequest(0.0, rng.randint(16, 64), decode_tokens) for _ in range(k)])
+        if k <= 8: phases.append([TraceRequest(0.0, rng.randint(max_prompt // 2, max_prompt), decode_tokens) for _ in range(k)])
+        k *= 2
+    n = 64
+    while n < max_prompt: phases.append([TraceRequest(0.0, n, 2)]); n *= 2
+    return phases + [[TraceRequest(0.0, max_prompt, 2)]]
+
+def calibrate(llm, phases: list[list[TraceRequest]], warmup_steps: int = 3, seed: int = 0) -> list[tuple]:
+    "Serve each trace of `phases` in turn, to completion, on the in-process engine `llm` in real time; `samples_from_records` of the steps."
     rng, vocab, before = random.Random(seed), llm.model.config.vocab_size, llm.metrics.counters['steps']
-    pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
-    while i < len(pending) or llm.core.has_unfinished():
-        now = time.perf_counter() - t0
-        while i < len(pending) and pending[i].arrival <= now:
-            t = pending[i]
-            llm.add_request([rng.randrange(100, vocab) for _ in range(t.prompt_len)], SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True))
-            i += 1
-        if not llm.core.has_unfinished(): time.sleep(max(0.0, min(0.05, pending[i].arrival - now))); continue
-        llm.step()
+    for trace in phases:
+        pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
+        while i < len(pending) or llm.core.has_unfinished():
+            now = time.perf_counter() - t0
+            while i < len(pending) and pending[i].arrival <= now:
+                t = pending[i]
+                llm.add_request([rng.randrange(100, vocab) for _ in range(t.prompt_len)], SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True))
+                i += 1
+            if not llm.core.has_unfinished(): time.sleep(max(0.0, min(0.05, pending[i].arrival - now))); continue
+            llm.step()
     ran = llm.metrics.counters['steps'] - before
     if ran > llm.metrics.steps.maxlen: raise ValueError(f'{ran} steps: more than the metrics keep; use a step log (LLM(step_log=...))')
     return samples_from_records(list(llm.metrics.steps)[-ran:], warmup_steps)
