@@ -14,7 +14,7 @@
    calibration phases (`calibrate`), and every workload is predicted with both fits.
 4. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
 """
-import argparse, asyncio, json, os, shlex, subprocess, sys, tempfile, time
+import argparse, json, os, shlex, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,13 +25,13 @@ from nano_serve.metrics import read_step_log
 from nano_serve.server import wait_ready, free_port
 
 PRESETS = {
-    'cpu': dict(limits=dict(max_num_seqs=32, max_num_batched_tokens=512), blocks=1456,
+    'cpu': dict(limits=dict(max_num_seqs=32, max_num_batched_tokens=512), blocks=1456, clients=1,
                 calibration=lambda: profile_traces(32, 1500, 24) + [poisson_trace(40, rate=1.5, prompt_len=(32, 512), output_len=(8, 64), seed=5)],
                 workloads={
                     'steady': lambda: poisson_trace(48, rate=1.5, prompt_len=(64, 256), output_len=(16, 64), seed=11),
                     'bursty': lambda: bursty_trace(48, rate=1.5, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12),
                     'long-prompt': lambda: poisson_trace(20, rate=0.5, prompt_len=(800, 1500), output_len=(8, 24), seed=13)}),
-    'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000,
+    'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000, clients=4,
                 calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(300, rate=15, prompt_len=(32, 4096), output_len=(16, 256), seed=5)],
                 workloads={
                     'steady': lambda: poisson_trace(600, rate=15, prompt_len=(128, 2048), output_len=(32, 256), seed=11),
@@ -45,14 +45,16 @@ def cpu_name() -> str:
     return out.split('Model name:')[1].split('\n')[0].strip() if 'Model name:' in out else 'unknown CPU'
 
 
-def fit_on_server(base: str, phases, log: str) -> tuple[StepCost, dict]:
-    "Serve each trace of `phases` in turn and fit the cost model on the steps the server logged meanwhile."
+def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, clients: int) -> tuple[StepCost, dict]:
+    "Serve each trace of `phases` in turn, fit the cost model on the steps the server logged meanwhile, and the request latency on the last phase's TTFT."
     before = len(read_step_log(log))
     t0 = time.time()
-    for trace in phases: asyncio.run(replay(base + '/v1', trace))
+    for trace in phases: last = replay(base + '/v1', trace, clients=clients)
     records = read_step_log(log)[before:]
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
+    sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits)).summary()
+    cost = cost.with_latency(last['median_ttft_ms'], sim['median_ttft_ms'])
     return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0}
 
 
@@ -61,12 +63,14 @@ def main():
     p.add_argument('--preset', default='cpu', choices=list(PRESETS)); p.add_argument('--output-json', default=None)
     p.add_argument('--speed', type=int, default=100_000); p.add_argument('--workloads', default=None)
     p.add_argument('--in-process', action='store_true', help='also fit in-process (the old way) and predict with both fits')
+    p.add_argument('--clients', type=int, default=None, help="client processes that send the traces (replay; the preset's: 1 on the CPU, 4 on a GPU)")
     p.add_argument('--server-args', default='', help='more nano_serve_server flags (a GPU: --model FOLDER --device cuda)')
     a = p.parse_args()
     pre = PRESETS[a.preset]
+    a.clients = a.clients or pre['clients']
     limits, blocks = pre['limits'], pre['blocks']
     names = a.workloads.split(',') if a.workloads else list(pre['workloads'])
-    res = {'machine': f'{cpu_name()}, {os.cpu_count()} cores', 'preset': a.preset, 'limits': limits, 'num_kv_blocks': blocks,
+    res = {'machine': f'{cpu_name()}, {os.cpu_count()} cores', 'preset': a.preset, 'limits': limits, 'num_kv_blocks': blocks, 'clients': a.clients,
            'server_args': a.server_args, 'workloads': {}}
     try:
         import torch
@@ -78,7 +82,7 @@ def main():
         t0 = time.time()
         llm = LLM(None, num_kv_blocks=blocks, **limits)
         samples = calibrate(llm, pre['calibration']())
-        costs['in-process'] = StepCost.fit(samples)
+        costs['in-process'] = StepCost.fit(samples)   # no request latency: nothing but steps in-process
         res['cost_in_process'] = vars(costs['in-process']) | {'samples': len(samples), 'calibration_s': time.time() - t0}
         print('in-process cost model', res['cost_in_process'], flush=True)
         del llm
@@ -90,13 +94,13 @@ def main():
     try:
         base = f'http://127.0.0.1:{port}'
         wait_ready(base, srv, timeout=600)
-        asyncio.run(replay(base + '/v1', poisson_trace(8, rate=4, seed=1)))    # warm-up
-        costs['server'], info = fit_on_server(base, pre['calibration'](), log)
+        replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=a.clients)    # warm-up
+        costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, a.clients)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', res['cost'], flush=True)
         for name in names:
             trace = pre['workloads'][name]()
-            real = asyncio.run(replay(base + '/v1', trace))
+            real = replay(base + '/v1', trace, clients=a.clients)
             w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))}}
             for fit, cost in costs.items():
                 sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))

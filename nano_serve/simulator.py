@@ -70,6 +70,7 @@ class StepCost:
     per_context_token: float = 0.0
     per_prefill_pair: float = 0.0
     per_swapped_block: float = 0.0
+    request_latency: float = 0.0     # seconds a client sees each token later than the step makes it (HTTP, queues, streaming)
 
     def predict(self, work) -> float:
         "Seconds for a step doing `work` (the five amounts, in `ScheduledBatch.work`'s order)."
@@ -100,6 +101,10 @@ class StepCost:
             keep.pop(int(np.argmin(coef)))
         full = np.zeros(6); full[keep] = coef
         return cls(*map(float, full))
+
+    def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
+        "This cost model plus the fixed latency a real run showed beyond the simulated one (median TTFTs of the same trace)."
+        return StepCost(**{**vars(self), 'request_latency': max(0.0, (measured_ttft_ms - predicted_ttft_ms) / 1e3)})
 
 # %% ../nbs/13_simulator.ipynb #1ff786d6
 @dataclass
@@ -158,12 +163,13 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) ->
             raise RuntimeError('the scheduler is stuck: requests wait but no step can be planned')
         clock += cost.seconds(batch)
         res.steps += 1; res.preemptions += len(batch.preempted)
+        seen = clock + cost.request_latency              # when the client sees this step's tokens
         for req in sched.update(batch, {c.request_id: [7] for c in batch.chunks if c.sample}):
             entry = live[req.request_id]
-            if entry[1] is None: entry[1] = clock
+            if entry[1] is None: entry[1] = seen
             if req.finished:
                 del live[req.request_id]
-                res.arrival.append(req.arrival_time); res.first_token.append(entry[1]); res.finish.append(clock)
+                res.arrival.append(req.arrival_time); res.first_token.append(entry[1]); res.finish.append(seen)
                 res.prompt_tokens.append(len(req.prompt_token_ids)); res.output_tokens.append(len(req.output_token_ids)); res.tenant.append(req.tenant)
     res.wall_s = time.perf_counter() - t_start
     return res
@@ -207,19 +213,33 @@ def calibrate(llm, phases: list[list[TraceRequest]], warmup_steps: int = 3, seed
     return samples_from_records(list(llm.metrics.steps)[-ran:], warmup_steps)
 
 # %% ../nbs/13_simulator.ipynb #9af3c28e
-async def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0, vocab_size: int = 32000) -> dict:
-    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times; `nano_serve_bench serve`'s summary of the outcome."
-    from nano_serve.bench import make_client, resolve_model, send_one, summarize
-    rng = random.Random(seed)
-    prompts = [[rng.randrange(100, vocab_size) for _ in range(t.prompt_len)] for t in trace]
+async def _send(base_url: str, items: list, model: str | None, timeout: float, start: float) -> tuple[list, float]:
+    "Send each (arrival, prompt, max tokens) of `items` at `start` + arrival (wall clock); the results and when the last ended."
+    from nano_serve.bench import make_client, resolve_model, send_one
     async with make_client(base_url, 'none', timeout) as client:
         model = await resolve_model(client, model, base_url)
-        t0 = time.perf_counter()
-        async def one(t, p):
-            await asyncio.sleep(max(0.0, t0 + t.arrival - time.perf_counter()))
-            return await send_one(client, model, p, t.output_len, timeout)
-        results = await asyncio.gather(*(one(t, p) for t, p in zip(trace, prompts)))
-    return summarize(list(results), time.perf_counter() - t0)
+        async def one(arrival, prompt, max_tokens):
+            await asyncio.sleep(max(0.0, start + arrival - time.time()))
+            return await send_one(client, model, prompt, max_tokens, timeout)
+        results = await asyncio.gather(*(one(*it) for it in items))
+    return list(results), time.time()
+
+def _send_part(args) -> tuple[list, float]: return asyncio.run(_send(*args))
+def _warm(_): time.sleep(0.3)      # busy for a moment, so that the pool starts every process (and each imports this module)
+
+def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0,
+           vocab_size: int = 32000, clients: int = 2) -> dict:
+    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes; `nano_serve_bench serve`'s summary."
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from nano_serve.bench import summarize
+    rng = random.Random(seed)
+    items = [(t.arrival, [rng.randrange(100, vocab_size) for _ in range(t.prompt_len)], t.output_len) for t in trace]
+    with ProcessPoolExecutor(clients, mp_context=mp.get_context('spawn')) as pool:
+        list(pool.map(_warm, range(clients)))       # every client process up before the clock starts
+        start = time.time() + 0.5
+        parts = list(pool.map(_send_part, [(base_url, items[i::clients], model, timeout, start) for i in range(clients)]))
+    return summarize([r for rs, _ in parts for r in rs], max(end for _, end in parts) - start)
 
 def fidelity(predicted: dict, measured: dict, keys=('output_throughput', 'median_ttft_ms', 'median_tpot_ms')) -> dict:
     "Relative error of each predicted figure against the measured one."
