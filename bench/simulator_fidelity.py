@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
-                                  samples_from_records, profile_traces)
+                                  samples_from_records, profile_traces, client_pool)
 from nano_serve.metrics import read_step_log
 from nano_serve.server import wait_ready, free_port
 
@@ -87,6 +87,7 @@ def main():
         print('in-process cost model', res['cost_in_process'], flush=True)
         del llm
     port, log = free_port(), os.path.join(tempfile.mkdtemp(), 'steps.jsonl')
+    clients = client_pool(a.clients)                 # started once: each client process imports torch
     cmd = [sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning', '--step-log', log,
            '--num-kv-blocks', str(blocks), '--max-num-seqs', str(limits['max_num_seqs']),
            '--max-num-batched-tokens', str(limits['max_num_batched_tokens']), *shlex.split(a.server_args)]
@@ -94,13 +95,13 @@ def main():
     try:
         base = f'http://127.0.0.1:{port}'
         wait_ready(base, srv, timeout=600)
-        replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=a.clients)    # warm-up
-        costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, a.clients)
+        replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=clients)    # warm-up
+        costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, clients)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', res['cost'], flush=True)
         for name in names:
             trace = pre['workloads'][name]()
-            real = replay(base + '/v1', trace, clients=a.clients)
+            real = replay(base + '/v1', trace, clients=clients)
             w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))}}
             for fit, cost in costs.items():
                 sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
@@ -110,7 +111,7 @@ def main():
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
     finally:
-        srv.terminate(); srv.wait(30)
+        srv.terminate(); srv.wait(30); clients.shutdown()
     if a.speed:
         cost = costs['server']
         cap = cost.capacity(limits['max_num_seqs'], 160, 40)   # requests/s the machine sustains at full batches (160 tokens in, 40 out on average)

@@ -378,7 +378,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument('--trace', default='poisson', help="'poisson', 'bursty', or an Azure LLM inference trace CSV")
     m.add_argument('--num-requests', type=int, default=1000); m.add_argument('--rate', type=float, default=2.0, help='requests per second (generated traces)')
     m.add_argument('--prompt-len', default='64,256', help='lo,hi (generated traces)'); m.add_argument('--output-len', default='16,64', help='lo,hi (generated traces)')
-    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row[, per context token, per prefill pair, per swapped block] (StepCost)')
+    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row[, per context token, per padded context token, per prefill pair, per swapped block, request latency s] (StepCost)')
     m.add_argument('--max-num-seqs', type=int, default=32); m.add_argument('--max-num-batched-tokens', type=int, default=512)
     m.add_argument('--num-kv-blocks', type=int, default=1456); m.add_argument('--block-size', type=int, default=16)
     m.add_argument('--scheduling-policy', default='fcfs'); m.add_argument('--eviction-policy', default='lru')

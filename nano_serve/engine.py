@@ -223,12 +223,12 @@ def _retire(self: EngineCore, req: Request):
 def _record(self: EngineCore, batch: ScheduledBatch, res: StepResult):
     "Write this step's numbers from every layer into the metrics object."
     s = self.scheduler
-    _, _, context, pairs, swapped = batch.work()
+    _, _, context, padded, pairs, swapped = batch.work()
     self.metrics.record_step(StepRecord(time.monotonic(), batch.schedule_seconds, res.forward_seconds, res.sample_seconds,
                                         batch.num_prefill_tokens, batch.num_decode_tokens, len(batch.chunks), len(s.running),
                                         len(s.waiting), len(s.swapped), self.allocator.num_used, len(batch.preempted),
                                         batch.num_draft_tokens, sum(len(res.sampled[c.request_id]) - 1 for c in batch.chunks if c.draft),
-                                        context, pairs, swapped))
+                                        context, pairs, swapped, padded))
     if self.check_invariants: self.allocator.check_invariants()
 
 @patch

@@ -35,6 +35,7 @@ class StepRecord:
     context_tokens: int = 0      # cached tokens the decode rows attended over
     prefill_pairs: int = 0       # query-key pairs of the prefill chunks' attention
     swapped_blocks: int = 0      # KV blocks copied out or in before the step
+    padded_context_tokens: int = 0   # decode rows x the longest of their contexts (what attention reads if it pads rows)
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)
 

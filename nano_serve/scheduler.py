@@ -174,14 +174,14 @@ class ScheduledBatch:
     def num_prefill_tokens(self) -> int: return self.num_tokens - self.num_decode_tokens
     def __bool__(self): return bool(self.chunks or self.swap_out or self.swap_in)
 
-    def work(self) -> tuple[int, int, int, int, int]:
-        "What the step computes, in one pass: (prefill tokens, decode rows, cached tokens the decode rows attend over, query-key pairs of the prefill chunks, blocks copied by swaps)."
-        p = d = k = q = 0
+    def work(self) -> tuple[int, int, int, int, int, int]:
+        "What the step computes, in one pass: (prefill tokens, decode rows, cached tokens the decode rows attend over, the same if every row were as long as the longest, query-key pairs of the prefill chunks, blocks copied by swaps)."
+        p = d = k = longest = q = 0
         for c in self.chunks:
             n = len(c.token_ids)
-            if c.is_decode: d += 1; k += c.start + 1
+            if c.is_decode: d += 1; k += c.start + 1; longest = max(longest, c.start + 1)
             else: p += n; q += n * c.start + n * (n + 1) // 2     # causal: token i of the chunk sees start + i + 1 keys
-        return p, d, k, q, len(self.swap_out) + len(self.swap_in)
+        return p, d, k, d * longest, q, len(self.swap_out) + len(self.swap_in)
 
 # %% ../nbs/03_scheduler.ipynb #5981d599
 class RecomputePreemption:

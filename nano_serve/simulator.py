@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'StepCost', 'SimResult', 'make_scheduler', 'simulate',
-           'samples_from_records', 'profile_traces', 'calibrate', 'replay', 'fidelity']
+           'samples_from_records', 'profile_traces', 'calibrate', 'client_pool', 'replay', 'fidelity']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
 import asyncio, csv, math, random, time
@@ -63,43 +63,44 @@ def azure_trace(path: str, limit: int | None = None) -> list[TraceRequest]:
 # %% ../nbs/13_simulator.ipynb #16f3374b
 @dataclass
 class StepCost:
-    "Seconds a step takes: base + a price for each amount of work in `ScheduledBatch.work` (prefill tokens, decode rows, context tokens, prefill pairs, swapped blocks)."
+    "Seconds a step takes: base + a price for each amount of work in `ScheduledBatch.work` (prefill tokens, decode rows, context tokens, padded context tokens, prefill pairs, swapped blocks)."
     base: float
     per_prefill_token: float
     per_decode_row: float
     per_context_token: float = 0.0
+    per_padded_context_token: float = 0.0
     per_prefill_pair: float = 0.0
     per_swapped_block: float = 0.0
     request_latency: float = 0.0     # seconds a client sees each token later than the step makes it (HTTP, queues, streaming)
 
     def predict(self, work) -> float:
-        "Seconds for a step doing `work` (the five amounts, in `ScheduledBatch.work`'s order)."
-        p, d, k, q, s = work
+        "Seconds for a step doing `work` (the six amounts, in `ScheduledBatch.work`'s order)."
+        p, d, k, kp, q, s = work
         return (self.base + self.per_prefill_token * p + self.per_decode_row * d + self.per_context_token * k
-                + self.per_prefill_pair * q + self.per_swapped_block * s)
+                + self.per_padded_context_token * kp + self.per_prefill_pair * q + self.per_swapped_block * s)
 
     def seconds(self, batch: ScheduledBatch) -> float: return self.predict(batch.work())
 
     def capacity(self, max_num_seqs: int, prompt_len: int, output_len: int) -> float:
         "Requests per second the machine sustains with full batches of `max_num_seqs` decoding rows, for requests of these mean lengths."
-        prefill = self.predict((prompt_len, 0, 0, prompt_len * (prompt_len + 1) // 2, 0)) - self.base
-        decode = output_len * (self.base / max_num_seqs + self.per_decode_row + self.per_context_token * (prompt_len + output_len / 2))
+        prefill = self.predict((prompt_len, 0, 0, 0, prompt_len * (prompt_len + 1) // 2, 0)) - self.base
+        decode = output_len * (self.base / max_num_seqs + self.per_decode_row + (self.per_context_token + self.per_padded_context_token) * (prompt_len + output_len / 2))
         return 1 / (prefill + decode)
 
     @classmethod
     def fit(cls, samples: list[tuple]) -> 'StepCost':
-        "Least squares of the relative error over (the five amounts of work..., seconds), coefficients kept >= 0."
-        samples = [s for s in samples if s[5] > 0]
-        y = np.array([s[5] for s in samples], dtype=float)
-        X = np.array([[1, *s[:5]] for s in samples], dtype=float) / y[:, None]   # each step's error relative to its time:
+        "Least squares of the relative error over (the six amounts of work..., seconds), coefficients kept >= 0."
+        samples = [s for s in samples if s[6] > 0]
+        y = np.array([s[6] for s in samples], dtype=float)
+        X = np.array([[1, *s[:6]] for s in samples], dtype=float) / y[:, None]   # each step's error relative to its time:
         y = np.ones_like(y)                                                       # a 50 ms decode step counts as much as a 1 s prefill
         scale = np.maximum(np.abs(X).max(0), 1e-12)   # columns of similar size: pairs run to millions, rows to tens
-        keep = [j for j in range(6) if X[:, j].any()]
+        keep = [j for j in range(7) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
             coef = np.linalg.lstsq(X[:, keep] / scale[keep], y, rcond=None)[0] / scale[keep]
             if (coef >= 0).all(): break
             keep.pop(int(np.argmin(coef)))
-        full = np.zeros(6); full[keep] = coef
+        full = np.zeros(7); full[keep] = coef
         return cls(*map(float, full))
 
     def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
@@ -176,12 +177,12 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) ->
 
 # %% ../nbs/13_simulator.ipynb #c4856de0
 def samples_from_records(records: list[StepRecord], warmup_steps: int = 3) -> list[tuple]:
-    "(the step's five amounts of work..., seconds) for each step that followed a busy one, from consecutive `StepRecord`s."
+    "(the step's six amounts of work..., seconds) for each step that followed a busy one, from consecutive `StepRecord`s."
     out = []
     for prev, rec in zip(records, records[1:]):
         if prev.num_running + prev.num_waiting + prev.num_swapped and rec.num_seqs:
-            out.append((rec.prefill_tokens, rec.decode_tokens - rec.draft_tokens, rec.context_tokens, rec.prefill_pairs,
-                        rec.swapped_blocks, rec.time - prev.time))
+            out.append((rec.prefill_tokens, rec.decode_tokens - rec.draft_tokens, rec.context_tokens, rec.padded_context_tokens,
+                        rec.prefill_pairs, rec.swapped_blocks, rec.time - prev.time))
     return out[warmup_steps:]
 
 def profile_traces(max_num_seqs: int, max_prompt: int, decode_tokens: int = 24, seed: int = 0) -> list[list[TraceRequest]]:
@@ -227,18 +228,27 @@ async def _send(base_url: str, items: list, model: str | None, timeout: float, s
 def _send_part(args) -> tuple[list, float]: return asyncio.run(_send(*args))
 def _warm(_): time.sleep(0.3)      # busy for a moment, so that the pool starts every process (and each imports this module)
 
-def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0,
-           vocab_size: int = 32000, clients: int = 2) -> dict:
-    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes; `nano_serve_bench serve`'s summary."
+def client_pool(n: int):
+    "`n` client processes, started and ready, to reuse across `replay` calls (each start imports torch: seconds)."
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    pool = ProcessPoolExecutor(n, mp_context=mp.get_context('spawn'))
+    list(pool.map(_warm, range(n)))
+    pool.n = n
+    return pool
+
+def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0,
+           vocab_size: int = 32000, clients=2) -> dict:
+    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes (a number, or a `client_pool`); `nano_serve_bench serve`'s summary."
     from nano_serve.bench import summarize
     rng = random.Random(seed)
     items = [(t.arrival, [rng.randrange(100, vocab_size) for _ in range(t.prompt_len)], t.output_len) for t in trace]
-    with ProcessPoolExecutor(clients, mp_context=mp.get_context('spawn')) as pool:
-        list(pool.map(_warm, range(clients)))       # every client process up before the clock starts
+    pool = clients if hasattr(clients, 'map') else client_pool(clients)
+    try:
         start = time.time() + 0.5
-        parts = list(pool.map(_send_part, [(base_url, items[i::clients], model, timeout, start) for i in range(clients)]))
+        parts = list(pool.map(_send_part, [(base_url, items[i::pool.n], model, timeout, start) for i in range(pool.n)]))
+    finally:
+        if pool is not clients: pool.shutdown()
     return summarize([r for rs, _ in parts for r in rs], max(end for _, end in parts) - start)
 
 def fidelity(predicted: dict, measured: dict, keys=('output_throughput', 'median_ttft_ms', 'median_tpot_ms')) -> dict:
