@@ -32,7 +32,7 @@ PRESETS = {
                     'bursty': lambda: bursty_trace(48, rate=1.5, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12),
                     'long-prompt': lambda: poisson_trace(20, rate=0.5, prompt_len=(800, 1500), output_len=(8, 24), seed=13)}),
     'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000, clients=4,
-                calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(300, rate=15, prompt_len=(32, 4096), output_len=(16, 256), seed=5)],
+                calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(300, rate=12, prompt_len=(64, 2048), output_len=(16, 256), seed=5)],
                 workloads={
                     'steady': lambda: poisson_trace(600, rate=15, prompt_len=(128, 2048), output_len=(32, 256), seed=11),
                     'bursty': lambda: bursty_trace(600, rate=15, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12)}),

@@ -308,12 +308,16 @@ def _chunk(self: Scheduler, req: Request, n: int, draft: tuple[int, ...] = ()) -
 # %% ../nbs/03_scheduler.ipynb #f0f927be
 @patch
 def _make_room_for_waiting(self: Scheduler, batch: ScheduledBatch):
-    "Preempt running requests ranked below the best waiting one while it cannot get its first block."
+    "Preempt running requests ranked below the best waiting one while it cannot get its first block (or, if the policy says so, a slot)."
     if not self.waiting: return
     head = self.waiting[0]
     need = self.allocator.blocks_needed(min(head.num_tokens, self.max_num_batched_tokens))
     while (self.running and self.allocator.num_free < need
            and self.policy.key(self.running[-1]) > self.policy.key(head)):
+        self._preempt(self.running[-1], batch)
+    take = getattr(self.policy, 'may_take_slot', None)     # a policy hook: every slot is taken, may the head have one?
+    if (take and len(self.running) >= self.max_num_seqs and self.policy.key(self.running[-1]) > self.policy.key(head)
+            and take(head, self.running[-1], self.running)):
         self._preempt(self.running[-1], batch)
 
 @patch
@@ -531,6 +535,10 @@ class FairShare:
     def observe(self, r: Request, tokens: int): self.used[r.tenant] = self.used.get(r.tenant, 0.0) + tokens
     def finished(self, r: Request): self.live[r.tenant] -= 1
     def key(self, r: Request): return (self.normalized(r.tenant), r.arrival_time, r.seq)
+
+    def may_take_slot(self, head: Request, victim: Request, running: list[Request]) -> bool:
+        "With every slot taken, `head` may preempt `victim` if victim's tenant runs at least two more requests than head's (no ping-pong)."
+        return sum(r.tenant == victim.tenant for r in running) > sum(r.tenant == head.tenant for r in running) + 1
 
 # %% ../nbs/03_scheduler.ipynb #77faea8b
 VICTIM_POLICIES: dict[str, type] = {'lowest-rank': LowestRank}
