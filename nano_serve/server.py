@@ -22,7 +22,7 @@ from .allocator import EVICTION_POLICIES
 from .metrics import hardware_stats
 from .core import EngineClient
 from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
-from .tools import check_tools, tool_choice, tool_spec, with_tools, tool_calls_of, auto_answer
+from .tools import check_tools, tool_choice, tool_spec, tool_messages, tool_calls_of, auto_answer
 from .workers import free_port, die_with_parent
 from .quantization import QUANTIZATION_METHODS
 
@@ -168,17 +168,17 @@ class ChatCompletionsHandler(BaseHandler):
     async def post(self):
         body = self.json_body(); self.check_model(body)
         if 'messages' not in body: raise APIError("'messages' is required", param='messages')
-        msgs, calling = body['messages'], None
+        msgs, calling, tools = body['messages'], None, None
         if body.get('tools') is not None:                    # 08c_tools: a call held to the tools' schemas
             functions = check_tools(body['tools'])
             if (calling := tool_choice(body, functions)) is not None:
                 if structured_spec(body) is not None: raise APIError('tool calls and response_format or structured outputs exclude each other', param='tool_choice')
                 body = {**body, 'structured_outputs': tool_spec(functions, calling)}
-            if isinstance(msgs, list): msgs = with_tools(msgs, functions, calling)
+            if isinstance(msgs, list): msgs, tools = tool_messages(self.svc.tokenizer, msgs, functions, calling)   # tools=, or a system paragraph
         params = sampling_params(body, chat=True)
         if isinstance(msgs, list) and sum(len(str(m.get('content', ''))) for m in msgs if isinstance(m, dict)) <= INLINE_CHARS:
-            prompt = chat_prompt(self.svc.tokenizer, msgs)
-        else: prompt = await self.svc.in_pool(chat_prompt, self.svc.inputs.tokenizer, msgs)   # the template grows with the messages
+            prompt = chat_prompt(self.svc.tokenizer, msgs, tools)
+        else: prompt = await self.svc.in_pool(chat_prompt, self.svc.inputs.tokenizer, msgs, tools)   # the template grows with the messages
         cid, created = f'chatcmpl-{uuid.uuid4().hex}', int(time.time())
         def envelope(choices, **extra):
             return {'id': cid, 'object': 'chat.completion.chunk', 'created': created, 'model': self.model_name, 'choices': choices, **extra}
@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = p.add_argument
     a('--model', default=None, help='a .gguf file, a Hugging Face folder, or a shipped config name with --load-format dummy; default: the bundled SmolLM2-135M-Instruct')
     a('--tokenizer', default=None, help="a Hugging Face tokenizer folder to use instead of the model's (e.g. with --load-format dummy)")
+    a('--chat-template', default=None, metavar='FILE', help="a Jinja chat template to use instead of the tokenizer's (one that reads `tools` gets a request's tools, 08c_tools)")
     a('--served-model-name', default=None, help="the model name clients use (default: derived from --model)")
     a('--load-format', default='auto', choices=['auto', 'dummy'], help='dummy: random weights of the real shape (benchmarks)')
     a('--host', default='127.0.0.1', help='address to listen on'); a('--port', type=int, default=8000, help='port to listen on')
@@ -404,12 +405,16 @@ async def stop_processes(procs, timeout: float = 5.0):
 
 # %% ../nbs/08_server.ipynb #17af1c30
 def tokenizer_of(args):
-    "The service's tokenizer: `--tokenizer`, or the model's own."
+    "The service's tokenizer: `--tokenizer`, or the model's own; with `--chat-template`'s template if given."
     from nano_serve.model import load_tokenizer, resolve_model_source
     if args.tokenizer:
         from transformers import AutoTokenizer
-        return AutoTokenizer.from_pretrained(args.tokenizer)
-    return load_tokenizer(*resolve_model_source(args.model, args.load_format))
+        tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    else: tok = load_tokenizer(*resolve_model_source(args.model, args.load_format))
+    if args.chat_template and tok is not None:
+        from pathlib import Path
+        tok.chat_template = Path(args.chat_template).read_text()
+    return tok
 
 def listen(args, svc: Service, engine: EngineClient, io_loop, dashboard: bool):
     "Start this process's HTTP server: the API on `--port` (shared when there are several processes), and the dashboard if asked."

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['FIELD_TYPES', 'GUIDED', 'INLINE_CHARS', 'APIError', 'check_types', 'structured_spec', 'sampling_params', 'Service',
-           'make_service', 'newest_outputs', 'engine_failure', 'usage', 'message_text', 'chat_prompt']
+           'make_service', 'newest_outputs', 'engine_failure', 'usage', 'message_text', 'takes_tools', 'chat_prompt']
 
 # %% ../nbs/08a_service.ipynb #83daa251
 import asyncio, copy, json, uuid
@@ -185,8 +185,16 @@ def message_text(m: dict) -> str:
         except (KeyError, TypeError, json.JSONDecodeError): raise APIError("an assistant's tool_calls need function names and JSON arguments", param='messages') from None
     return ''.join(p.get('text', '') for p in c or [] if isinstance(p, dict))
 
-def chat_prompt(tokenizer, messages) -> str:
-    "The chat template applied to OpenAI-style messages, or a 400."
+def takes_tools(tokenizer) -> bool:
+    "Whether the tokenizer's chat template reads a `tools` variable (templates written for tool calls do; SmolLM2's does not)."
+    t = getattr(tokenizer, 'chat_template', None)
+    if not isinstance(t, str): return False
+    from jinja2 import Environment, meta, TemplateSyntaxError
+    try: return 'tools' in meta.find_undeclared_variables(Environment(extensions=['jinja2.ext.loopcontrols']).parse(t))
+    except TemplateSyntaxError: return 'tools' in t     # a tag jinja does not know: read the source
+
+def chat_prompt(tokenizer, messages, tools: list | None = None) -> str:
+    "The chat template applied to OpenAI-style messages (and `tools`, for templates that take them), or a 400."
     if not isinstance(messages, list) or not messages: raise APIError("'messages' must be a non-empty list", param='messages')
     for m in messages:
         calls = isinstance(m, dict) and m.get('role') == 'assistant' and m.get('content') is None and isinstance(m.get('tool_calls'), list)
@@ -194,4 +202,4 @@ def chat_prompt(tokenizer, messages) -> str:
             raise APIError("each message needs a 'role' (system, user, assistant or tool) and string 'content'", param='messages')
     msgs = [{**m, 'content': message_text(m)} for m in messages]
     if tokenizer is None: raise APIError('this model has no tokenizer and so no chat template')
-    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(msgs, tools=tools, tokenize=False, add_generation_prompt=True)
