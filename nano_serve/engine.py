@@ -223,7 +223,7 @@ def _retire(self: EngineCore, req: Request):
 def _record(self: EngineCore, batch: ScheduledBatch, res: StepResult):
     "Write this step's numbers from every layer into the metrics object."
     s = self.scheduler
-    _, _, context, padded, pairs, swapped = batch.work()
+    _, _, context, padded, pairs, swapped = batch.work() if self.metrics.record_work else (0,) * 6   # a pass over the chunks: only when asked
     self.metrics.record_step(StepRecord(time.monotonic(), batch.schedule_seconds, res.forward_seconds, res.sample_seconds,
                                         batch.num_prefill_tokens, batch.num_decode_tokens, len(batch.chunks), len(s.running),
                                         len(s.waiting), len(s.swapped), self.allocator.num_used, len(batch.preempted),

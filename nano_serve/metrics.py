@@ -68,8 +68,11 @@ class Metrics:
     hists: dict = field(default_factory=lambda: {k: Histogram() for k in HISTOGRAMS})
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)   # readers live in other threads
     step_log: str | None = None   # a file to append every StepRecord to, a JSON line each (13_simulator fits its cost model to it)
+    record_work: bool = False     # fill the records' work fields (context tokens, prefill pairs, ...); on with a step log
 
-    def __post_init__(self): self._log = open(self.step_log, 'ab', buffering=0) if self.step_log else None
+    def __post_init__(self):
+        self._log = open(self.step_log, 'ab', buffering=0) if self.step_log else None
+        self.record_work = self.record_work or self._log is not None
 
     def record_step(self, rec: StepRecord):
         "Add one step's record to the histories, totals and step-time histograms (and the step log, if any)."

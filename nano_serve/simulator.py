@@ -199,6 +199,7 @@ def profile_traces(max_num_seqs: int, max_prompt: int, decode_tokens: int = 24, 
 def calibrate(llm, phases: list[list[TraceRequest]], warmup_steps: int = 3, seed: int = 0) -> list[tuple]:
     "Serve each trace of `phases` in turn, to completion, on the in-process engine `llm` in real time; `samples_from_records` of the steps."
     rng, vocab, before = random.Random(seed), llm.model.config.vocab_size, llm.metrics.counters['steps']
+    llm.metrics.record_work = True                    # the records' work fields (06d), off by default
     for trace in phases:
         pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
         while i < len(pending) or llm.core.has_unfinished():
