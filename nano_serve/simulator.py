@@ -199,17 +199,19 @@ def profile_traces(max_num_seqs: int, max_prompt: int, decode_tokens: int = 24, 
 def calibrate(llm, phases: list[list[TraceRequest]], warmup_steps: int = 3, seed: int = 0) -> list[tuple]:
     "Serve each trace of `phases` in turn, to completion, on the in-process engine `llm` in real time; `samples_from_records` of the steps."
     rng, vocab, before = random.Random(seed), llm.model.config.vocab_size, llm.metrics.counters['steps']
-    llm.metrics.record_work = True                    # the records' work fields (06d), off by default
-    for trace in phases:
-        pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
-        while i < len(pending) or llm.core.has_unfinished():
-            now = time.perf_counter() - t0
-            while i < len(pending) and pending[i].arrival <= now:
-                t = pending[i]
-                llm.add_request([rng.randrange(100, vocab) for _ in range(t.prompt_len)], SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True))
-                i += 1
-            if not llm.core.has_unfinished(): time.sleep(max(0.0, min(0.05, pending[i].arrival - now))); continue
-            llm.step()
+    asked, llm.metrics.record_work = llm.metrics.record_work, True   # the records' work fields (06d), off by default
+    try:
+        for trace in phases:
+            pending, i, t0 = sorted(trace, key=lambda r: r.arrival), 0, time.perf_counter()
+            while i < len(pending) or llm.core.has_unfinished():
+                now = time.perf_counter() - t0
+                while i < len(pending) and pending[i].arrival <= now:
+                    t = pending[i]
+                    llm.add_request([rng.randrange(100, vocab) for _ in range(t.prompt_len)], SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True))
+                    i += 1
+                if not llm.core.has_unfinished(): time.sleep(max(0.0, min(0.05, pending[i].arrival - now))); continue
+                llm.step()
+    finally: llm.metrics.record_work = asked          # the engine as it was given
     ran = llm.metrics.counters['steps'] - before
     if ran > llm.metrics.steps.maxlen: raise ValueError(f'{ran} steps: more than the metrics keep; use a step log (LLM(step_log=...))')
     return samples_from_records(list(llm.metrics.steps)[-ran:], warmup_steps)
