@@ -37,7 +37,7 @@ class EngineCore:
                  max_model_len: int | None = None, scheduling_policy='fcfs', eviction_policy='lru', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
-                 quantization: str | None = None, custom_all_reduce: bool = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False,
+                 quantization: str | None = None, custom_all_reduce: bool | str = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False,
                  preemption_victim='lowest-rank', step_log: str | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)

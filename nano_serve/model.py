@@ -77,12 +77,13 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.
 class RMSNorm(nn.Module):
     "Root-mean-square layer norm with a learned scale; optionally adds the residual stream first."
     kernel = staticmethod(rms_norm)      # CausalLM.compile_fusions swaps in a fused version on CUDA
-    def __init__(self, dim: int, eps: float):
+    def __init__(self, dim: int, eps: float, shard: Shard = Shard()):
         super().__init__()
-        self.weight, self.eps = nn.Parameter(torch.ones(dim)), eps
+        self.weight, self.eps, self.shard = nn.Parameter(torch.ones(dim)), eps, shard
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None):
-        return self.kernel(x, self.weight, self.eps, residual)
+        if residual is None: return self.kernel(x, self.weight, self.eps, None)
+        return self.shard.reduce_add_norm(x, residual, self.weight, self.eps, self.kernel)   # x: a partial sum per rank (11_parallel)
 
 def silu_mul(gate_up: torch.Tensor) -> torch.Tensor:
     "SwiGLU's activation: silu(gate) * up, from the packed [gate | up] projection."
@@ -99,7 +100,7 @@ class MLP(nn.Module):
         self.gate_up_proj, self.down_proj = nn.Linear(h, 2 * self.i, bias=False), nn.Linear(self.i, h, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shard.all_reduce(self.down_proj(self.kernel(self.gate_up_proj(x))))   # a no-op on one device
+        return self.down_proj(self.kernel(self.gate_up_proj(x)))   # over several ranks, each rank's partial sum (see DecoderLayer)
 
 # %% ../nbs/00_model.ipynb #a3142d11
 AttentionFn = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -126,16 +127,16 @@ class Attention(nn.Module):
         qn = hasattr(self, 'q_norm')
         q, k = self.kernel(q, k, cos_sin, self.q_norm.weight if qn else None, self.k_norm.weight if qn else None, self.q_norm.eps if qn else 1e-6)
         out = attention(self.layer_idx, q, k, v)
-        return self.shard.all_reduce(self.o_proj(out.reshape(-1, self.n_heads * self.d)))
+        return self.o_proj(out.reshape(-1, self.n_heads * self.d))   # over several ranks, each rank's partial sum (see DecoderLayer)
 
 # %% ../nbs/00_model.ipynb #fb53ff21
 class DecoderLayer(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)), with the residual stream carried alongside."
     def __init__(self, config, layer_idx: int, shard: Shard = Shard()):
-        super().__init__()
-        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        super().__init__()   # over several ranks, a norm given a residual first sums its input over them (11_parallel)
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, shard)
         self.self_attn = Attention(config, layer_idx, shard)
-        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps, shard)
         self.mlp = MLP(config, shard)
 
     def forward(self, x, residual, cos_sin, attention):
@@ -151,7 +152,7 @@ class Decoder(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size) if shard.size == 1 else \
             VocabParallelEmbedding(config.vocab_size, config.hidden_size, shard)
         self.layers = nn.ModuleList(DecoderLayer(config, i, shard) for i in range(config.num_hidden_layers))
-        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps, shard)
 
 # %% ../nbs/00_model.ipynb #8fd16df8
 class CausalLM(nn.Module):

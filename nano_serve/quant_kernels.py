@@ -105,8 +105,9 @@ def fp8_rows(x: torch.Tensor, block: int = 1024) -> tuple[torch.Tensor, torch.Te
 import torch.nn as nn
 import torch.nn.functional as F
 
-def gemv_tiles(k: int) -> dict:
-    "Tiles for `weight_only_mm` of 16-bit weights at 8 rows or fewer (from `bench/gemv_gpu.py`'s sweep on an H200)."
+def gemv_tiles(k: int, n: int = 0) -> dict:
+    "Tiles for `weight_only_mm` of 16-bit weights `[n, k]` at 8 rows or fewer (from `bench/gemv_gpu.py`'s sweeps on an H200)."
+    if n >= 8192: return dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=256, num_warps=2, num_stages=3)   # wide: an 8B's gate/up, whole or halved
     return dict(BLOCK_M=16, BLOCK_N=16, BLOCK_K=512 if k >= 2048 else 256, num_warps=2, num_stages=3)
 
 class SmallBatchLinear(nn.Module):
@@ -114,7 +115,7 @@ class SmallBatchLinear(nn.Module):
     def __init__(self, linear: nn.Linear, max_rows: int = 8):
         super().__init__()
         self.in_features, self.out_features, self.weight, self.bias = linear.in_features, linear.out_features, linear.weight, linear.bias
-        self.max_rows, self.tiles = max_rows, gemv_tiles(linear.in_features)
+        self.max_rows, self.tiles = max_rows, gemv_tiles(linear.in_features, linear.out_features)
         self.register_buffer('ones', torch.ones(linear.out_features, device=linear.weight.device))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

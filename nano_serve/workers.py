@@ -30,7 +30,7 @@ def die_with_parent():
 
 # %% ../nbs/06e_workers.ipynb #064c0e42
 def join_group(rank: int, size: int, address: str, device_type: str, timeout_s: float = 60,
-               custom_all_reduce: bool = True) -> tuple[Shard, object, torch.device]:
+               custom_all_reduce: bool | str = True) -> tuple[Shard, object, torch.device]:
     "Join the tensor-parallel group: (this rank's `Shard`, the gloo group that carries steps, its device)."
     cuda = device_type == 'cuda'
     if cuda: torch.cuda.set_device(rank)
@@ -39,7 +39,7 @@ def join_group(rank: int, size: int, address: str, device_type: str, timeout_s: 
     dist.init_process_group('nccl' if cuda else 'gloo', init_method=address, rank=rank, world_size=size, timeout=timeout)
     steps = dist.new_group(backend='gloo', timeout=timeout)
     device = torch.device('cuda', rank) if cuda else torch.device('cpu')
-    small = small_all_reduce(dist.group.WORLD, device) if custom_all_reduce else None
+    small = small_all_reduce(dist.group.WORLD, device, custom_all_reduce)
     return Shard(rank, size, dist.group.WORLD, small), steps, device
 
 # %% ../nbs/06e_workers.ipynb #c2b335ee
@@ -52,7 +52,7 @@ def leave_group(timeout: float = 10) -> bool:
 
 # %% ../nbs/06e_workers.ipynb #db49b7dc
 def follower_main(rank: int, size: int, address: str, device_type: str, model_args: dict, timeout_s: float = 60,
-                  custom_all_reduce: bool = True):
+                  custom_all_reduce: bool | str = True):
     "Entry point of rank `rank` > 0: build this rank's share, then run every step rank 0 sends until it sends None."
     die_with_parent()
     shard, steps, device = join_group(rank, size, address, device_type, timeout_s, custom_all_reduce)
@@ -74,7 +74,7 @@ def follower_main(rank: int, size: int, address: str, device_type: str, model_ar
 # %% ../nbs/06e_workers.ipynb #1a1c0012
 class Followers:
     "Rank 0's handle on ranks 1..N-1: start them, send them the sizes and each step, name a dead one, stop them."
-    def __init__(self, size: int, device: torch.device, model_args: dict, timeout_s: float = 60, custom_all_reduce: bool = True):
+    def __init__(self, size: int, device: torch.device, model_args: dict, timeout_s: float = 60, custom_all_reduce: bool | str = True):
         if size < 2: raise ValueError(f"tensor_parallel_size must be at least 2 to start followers, got {size}")
         if device.type == 'cuda' and size > torch.cuda.device_count():
             raise ValueError(f"tensor_parallel_size {size} is larger than the {torch.cuda.device_count()} visible GPUs")
