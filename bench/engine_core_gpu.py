@@ -1,6 +1,7 @@
 """Issue 12 on a GPU: the served engine against the offline engine on the same workload, same machine, same run.
 
     python bench/engine_core_gpu.py --out DIR [--shapes qwen3-0.6b,llama-3.1-8b] [--clients 8] [--api-server-counts 1,2,4] [--baseline .base]
+                                    [--tp 1,2]
 
 For each model shape (random weights of the real shape; the bundled SmolLM2 tokenizer in `.gputok`, so the server
 detokenizes and streams text as it would for a real model):
@@ -9,6 +10,7 @@ detokenizes and streams text as it would for a real model):
      streams from `--clients` client processes, after a short warm-up; the server's own generation counter is read too;
      once for each number of service processes in `--api-server-counts`, with each process's CPU use during the run.
 With `--baseline DIR` (a copy of an older `nano_serve` package), step 2 is repeated with that code's server.
+`--tp 1,2`: steps 1 and 2 (one service process) for each tensor-parallel size (issue 14), keys `offline_tpN`, `served_tpN`.
 Then the GPU's busy fraction during the offline nano-vllm workload (torch profiler, kernels only). Each phase runs in
 its own process, so GPU memory is free between them. Results: DIR/engine_core_gpu.json, one line per phase on stdout.
 """
@@ -30,10 +32,10 @@ def run_json(cmd: list, out: Path, env: dict | None = None, timeout: int = 900) 
     return json.loads(out.read_text())
 
 
-def offline(shape: str, tok: str, out: Path) -> dict:
+def offline(shape: str, tok: str, out: Path, tp: int = 1) -> dict:
     "Offline throughput of the current code."
     r = run_json([sys.executable, '-m', 'nano_serve.bench', 'throughput', '--model', shape, '--load-format', 'dummy',
-                  '--num-prompts', '512', '--input-len', '430', '--output-len', '128', *LIMITS], out)
+                  '--num-prompts', '512', '--input-len', '430', '--output-len', '128', *LIMITS, '--tensor-parallel-size', str(tp)], out)
     return {k: r.get(k) for k in ('output_tok_s', 'seconds', 'output_tokens', 'error', 'stderr')}
 
 
@@ -115,11 +117,23 @@ def main():
     p.add_argument('--api-server-counts', default='1', help='serve once per number of service processes, e.g. 1,2,4')
     p.add_argument('--baseline-first', action='store_true', help='run the baseline server before ours (disk caches warm for ours)')
     p.add_argument('--profile-core', action='store_true', help='a second served run of ours with the core under cProfile')
+    p.add_argument('--tp', default=None, help='tensor-parallel sizes to serve and run offline, e.g. 1,2 (nothing else then)')
     a = p.parse_args()
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     tok = str(ROOT / '.gputok')
     res = {'gpu': subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader'], capture_output=True, text=True).stdout.strip(),
            'date': time.strftime('%Y-%m-%d %H:%M'), 'clients': a.clients, 'workload': '512 prompts x 430 in, 128 out; max_num_seqs 256, budget 8192'}
+    if a.tp:   # issue 14: offline and served at each tensor-parallel size, same machine, same run
+        for i, shape in enumerate(a.shapes.split(',')):
+            r = res[shape] = {}
+            for tp in map(int, a.tp.split(',')):
+                r[f'offline_tp{tp}'] = offline(shape, tok, out / f'{shape}-offline-tp{tp}.json', tp)
+                print(shape, f'offline tp{tp}', r[f'offline_tp{tp}'], flush=True)
+                r[f'served_tp{tp}'] = served(['--model', shape, '--load-format', 'dummy', '--tokenizer', tok, '--tensor-parallel-size', str(tp)],
+                                             str(ROOT), a.clients, out / f'{shape}-served-tp{tp}.json', 8400 + 10 * tp + i)
+                print(shape, f'served tp{tp}', r[f'served_tp{tp}'], flush=True)
+                (out / 'engine_core_gpu.json').write_text(json.dumps(res, indent=1))
+        return
     for i, shape in enumerate(a.shapes.split(',')):
         r = res[shape] = {}
         r['offline'] = offline(shape, tok, out / f'{shape}-offline.json')

@@ -372,6 +372,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--num-kv-blocks', type=int, default=None)
     t.add_argument('--quantization', default=None, help='int8 or int4 (CPU and GPU), fp8 (Hopper GPUs); see 05b_quantization')
     t.add_argument('--kv-cache-dtype', default='auto', help="auto or fp8; see 01_cache")
+    t.add_argument('--tensor-parallel-size', '-tp', type=int, default=1, help='split the model over this many GPUs; see 11_parallel')
     t.add_argument('--speculative-config', type=json.loads, default=None, help='JSON, e.g. \'{"method": "ngram", "num_speculative_tokens": 4}\'')
     t.add_argument('--output-json', default=None, help='write the result here')
     m = sub.add_parser('simulate', help='predict a trace on the real scheduler and a fitted step-cost model, no model needed (13_simulator)')
@@ -411,7 +412,8 @@ def run_bench(argv=None) -> dict:
     if a.cmd == 'throughput':
         llm = LLM(a.model, device=a.device, dtype=a.dtype, load_format=a.load_format, max_num_seqs=a.max_num_seqs,
                   max_num_batched_tokens=a.max_num_batched_tokens, num_kv_blocks=a.num_kv_blocks, seed=a.seed,
-                  speculative_config=a.speculative_config, quantization=a.quantization, kv_cache_dtype=a.kv_cache_dtype)
+                  speculative_config=a.speculative_config, quantization=a.quantization, kv_cache_dtype=a.kv_cache_dtype,
+                  tensor_parallel_size=a.tensor_parallel_size)
         wl = random_token_workload(a.num_prompts, a.input_len, a.output_len, a.range_ratio, a.seed, llm.model.config.vocab_size)
         res = dict(machine=machine(), args=vars(a), **run_offline(llm, wl))
     elif a.cmd == 'serve':
