@@ -37,7 +37,7 @@ def join_group(rank: int, size: int, address: str, device_type: str, timeout_s: 
     else: torch.set_num_threads(max(1, (os.cpu_count() or 1) // size))
     timeout = timedelta(seconds=timeout_s)
     dist.init_process_group('nccl' if cuda else 'gloo', init_method=address, rank=rank, world_size=size, timeout=timeout)
-    steps = dist.new_group(backend='gloo', timeout=timeout)
+    steps = dist.new_group(backend='gloo', timeout=timedelta(days=365))   # a follower waits here while the engine idles: no limit
     device = torch.device('cuda', rank) if cuda else torch.device('cpu')
     small = small_all_reduce(dist.group.WORLD, device, custom_all_reduce)
     return Shard(rank, size, dist.group.WORLD, small), steps, device
