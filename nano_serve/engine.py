@@ -20,7 +20,7 @@ from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
 from .runner import build_runner, CompiledDecoder
 from .quantization import check_quantization, linear_path, cpu_flags
-from .parallel import Shard, head_ranges
+from .parallel import Shard, head_ranges, check_all_reduce
 from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
                                  IncrementalDetokenizer, eos_token_id, expand_n)
@@ -40,6 +40,7 @@ class EngineCore:
                  quantization: str | None = None, custom_all_reduce: bool | str = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False,
                  preemption_victim='lowest-rank', step_log: str | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
+        check_all_reduce(custom_all_reduce)   # before any follower starts (11_parallel)
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
         victim = make_victim(preemption_victim)
         proposer, draft, adaptive = make_proposer(speculative_config)   # a token proposer for the scheduler, or a draft model's settings

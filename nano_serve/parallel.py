@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EMPTY', 'Shard', 'head_ranges', 'VocabParallelEmbedding', 'shard_tensor', 'allreduce_bytes_per_step',
-           'OneShotAllReduce', 'PushAllReduce', 'small_all_reduce']
+           'OneShotAllReduce', 'PushAllReduce', 'check_all_reduce', 'small_all_reduce']
 
 # %% ../nbs/11_parallel.ipynb #7c264067
 from dataclasses import dataclass
@@ -218,9 +218,13 @@ class PushAllReduce:
     def __repr__(self): return f'push all-reduce (no barrier, fused with the next RMSNorm) up to {self.max_bytes // 1024} KiB, NCCL above'
 
 # %% ../nbs/11_parallel.ipynb #b2f9195b
+def check_all_reduce(kind) -> None:
+    "A readable error for a `custom_all_reduce` that is none of True, False, 'push', 'one-shot' (called before any process starts)."
+    if kind not in (True, False, 'push', 'one-shot'): raise ValueError(f"custom_all_reduce must be True, False, 'push' or 'one-shot', not {kind!r}")
+
 def small_all_reduce(group, device: torch.device, kind: str | bool = 'push', max_bytes: int = 1 << 20) -> 'PushAllReduce | OneShotAllReduce | None':
     "The small-sum kernel `kind` for this group where its GPUs support one, else None (with a warning saying why)."
-    if kind not in (True, False, 'push', 'one-shot'): raise ValueError(f"custom_all_reduce must be True, False, 'push' or 'one-shot', not {kind!r}")
+    check_all_reduce(kind)
     if not kind or device.type != 'cuda' or dist.get_world_size(group) < 2: return None
     try: return OneShotAllReduce(group, device, max_bytes) if kind == 'one-shot' else PushAllReduce(group, device, max_bytes)
     except Exception as e:

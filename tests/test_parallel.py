@@ -78,3 +78,10 @@ def test_followers_wait_out_an_idle_engine(monkeypatch):
         assert llm.core.followers.dead() is None
         assert greedy_ids(llm, ['Hello there'], 4) == first
     finally: llm.close()
+
+
+def test_unknown_all_reduce_is_refused_before_any_process_starts():
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(ValueError, match="'push' or 'one-shot'"):
+        LLM(device='cpu', dtype='float32', num_kv_blocks=64, tensor_parallel_size=2, custom_all_reduce='ring')
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
