@@ -226,6 +226,7 @@ def small_all_reduce(group, device: torch.device, kind: str | bool = 'push', max
     "The small-sum kernel `kind` for this group where its GPUs support one, else None (with a warning saying why)."
     check_all_reduce(kind)
     if not kind or device.type != 'cuda' or dist.get_world_size(group) < 2: return None
+    if kind is True: kind = 'push' if dist.get_world_size(group) == 2 else 'one-shot'   # push is measured on two GPUs only (so far)
     try: return OneShotAllReduce(group, device, max_bytes) if kind == 'one-shot' else PushAllReduce(group, device, max_bytes)
     except Exception as e:
         import warnings
