@@ -101,8 +101,6 @@ def one(shape: str, tp: int, tokens: int, loop: int, ar: str) -> dict:
     # host parts on rank 0
     times, last = defaultdict(list), {}
     core = llm.core
-    orig = dict(launch=run.launch, wait=run.wait, step=core.step, prep=runner_mod.prepare_inputs,
-                graph=run.graphs.run if run.graphs else None, send=run.followers.send if run.followers else None)
     run.launch, run.wait, core.step = timed(times, 'launch', run.launch), timed(times, 'wait', run.wait), timed(times, 'step', core.step)
     runner_mod.prepare_inputs = timed(times, 'prepare', runner_mod.prepare_inputs)
     if run.graphs: run.graphs.run = timed(times, 'graph_run', run.graphs.run)
