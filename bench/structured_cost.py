@@ -8,6 +8,8 @@ Offline engine (`LLM.generate`), greedy, `ignore_eos`, every request `--max-toke
             NUL character no sensible token spells), so the runs take the same steps while a mask is filled, sent and
             applied for every row of every step. (A first version used the regex `[a-z ]{1024,}`: xgrammar's matcher
             spends ~0.4 ms a token on so long a bounded repetition, which measured the regex, not the engine.)
+  letters, plain steps   the same with overlapped scheduling off (on a GPU; how constrained requests ran before they
+            kept the overlap), and `free, plain steps` beside it;
   schema    the nested JSON schema of tests/test_structured.py, without `ignore_eos` (outputs end when the object does):
             how many of the outputs validate, for random weights too.
 Default model: the bundled SmolLM2 on the CPU in float32; on a GPU, pass an HF folder (bench/make_hf_folder.py) and
@@ -34,20 +36,31 @@ def main():
     prompts = [tok.apply_chat_template([{'role': 'user', 'content': q}], tokenize=False, add_generation_prompt=True)
                for q in (PROMPTS * (a.requests // len(PROMPTS) + 1))[:a.requests]]
     base = dict(temperature=0, max_tokens=a.max_tokens)
-    runs = {'free': SamplingParams(**base, ignore_eos=True),
-            'letters': SamplingParams(**base, ignore_eos=True, structured_outputs={'grammar': 'root ::= [a-z ]* "\\u0000"'}),
+    letters = SamplingParams(**base, ignore_eos=True, structured_outputs={'grammar': 'root ::= [a-z ]* "\\u0000"'})
+    runs = {'free': SamplingParams(**base, ignore_eos=True), 'letters': letters,
             'schema': SamplingParams(**base, structured_outputs={'json': SCHEMA})}
+    if llm.core.async_scheduling: runs |= {'free, plain steps': runs['free'], 'letters, plain steps': letters}
     llm.generate(prompts[:4], SamplingParams(max_tokens=8), use_tqdm=False)   # warm-up (graphs, kernels)
-    res = {}
+    cons, host = llm.runner.sampler.constraints, {'fill': 0.0, 'accept': 0.0}
+    def timed(f, key):   # the host's grammar work: filling masks, accepting tokens
+        def g(*a, **k):
+            t = time.perf_counter(); r = f(*a, **k); host[key] += time.perf_counter() - t; return r
+        return g
+    cons.mask, cons.accept = timed(cons.mask, 'fill'), timed(cons.accept, 'accept')
+    res, overlap = {}, llm.core.async_scheduling
     for name, sp in runs.items():
+        llm.core.async_scheduling = overlap and 'plain' not in name
         llm.generate(prompts[:2], sp, use_tqdm=False)   # compile the grammar outside the timing
+        steps0, host0 = llm.stats()['num_steps'], dict(host)
         if cuda: torch.cuda.synchronize()
         t0 = time.perf_counter()
         outs = llm.generate(prompts, sp, use_tqdm=False)
         if cuda: torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         n = sum(len(o.outputs[0].token_ids) for o in outs)
-        res[name] = {'seconds': dt, 'output_tokens': n, 'output_tok_s': n / dt}
+        steps = llm.stats()['num_steps'] - steps0
+        res[name] = {'seconds': dt, 'output_tokens': n, 'output_tok_s': n / dt, 'steps': steps, 'ms_per_step': dt / steps * 1e3,
+                     'host_ms_per_step': {k: (host[k] - host0[k]) / steps * 1e3 for k in host}}
         if name == 'schema': res[name]['valid'] = sum(valid(o.outputs[0].text) for o in outs)
         if name == 'letters': res[name]['all_match'] = all(set(o.outputs[0].text) <= set('abcdefghijklmnopqrstuvwxyz ') for o in outs)
         print(name, res[name], flush=True)
@@ -57,6 +70,7 @@ def main():
            'cpu': cpu, 'threads': torch.get_num_threads(), 'model': a.model or 'bundled SmolLM2-135M (float32)', 'requests': a.requests,
            'max_tokens': a.max_tokens, 'paths': llm.core.paths(), 'runs': res,
            'mask_cost': 1 - res['letters']['output_tok_s'] / res['free']['output_tok_s']}
+    if 'letters, plain steps' in res: out['mask_cost_plain_steps'] = 1 - res['letters, plain steps']['output_tok_s'] / res['free']['output_tok_s']
     print(f"a mask on every row of every step costs {out['mask_cost']:.1%} of output tok/s", flush=True)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / f"structured-cost-{'gpu' if cuda else 'cpu'}.json").write_text(json.dumps(out, indent=1, default=str))

@@ -145,7 +145,7 @@ def add(self: EngineCore, req: Request):
     try: self.scheduler.add(req)
     except ValueError: self.runner.sampler.release(req.request_id); raise
     self._sent[req.request_id] = 0
-    if req.params.logprobs is not None or req.params.uses_history or req.params.structured_outputs is not None:
+    if req.params.logprobs is not None or req.params.uses_history:   # (a grammar's mask overlaps too: 06b's `launch`)
         self._host_readers.add(req.request_id)   # sampling reads this request's tokens on the host every step
 
 @patch
@@ -285,9 +285,9 @@ def close(self: EngineCore):
 @patch
 def _step_ahead(self: EngineCore) -> list[TokenDelta]:
     "Launch the next step, then read the one before it: the host plans while the device computes."
-    t0, batch = time.perf_counter(), self.scheduler.schedule()
-    launched = (self.runner.launch(batch), self.scheduler.advance(batch)) if batch else None
-    previous, self.inflight = self.inflight, launched
+    t0, batch, previous = time.perf_counter(), self.scheduler.schedule(), self.inflight
+    launched = (self.runner.launch(batch, previous and previous[0]), self.scheduler.advance(batch)) if batch else None
+    self.inflight = launched
     if previous is None: return []
     deltas, done = self._resolve(previous), previous[0].batch
     if self.gate is not None and done.chunks and not done.num_prefill_tokens:   # one overlapped call: about one step of the device

@@ -110,14 +110,19 @@ class InFlight:
     done: object                 # a CUDA event, or None on the CPU (there the copy is already done)
     request_ids: list[str]
     launch_seconds: float
+    result: StepResult | None = None   # once read (`wait`)
 
 @patch
 @torch.inference_mode()
-def launch(self: ModelRunner, batch: ScheduledBatch) -> InFlight:
-    "Enqueue the step and the copy of its tokens to the host; return without waiting for the device."
+def launch(self: ModelRunner, batch: ScheduledBatch, previous: InFlight | None = None) -> InFlight:
+    "Enqueue the step and the copy of its tokens to the host; return without waiting for the device (with grammars: after reading `previous`)."
     t0 = time.perf_counter()
     logits = self.forward(batch)
     sampling = [c for c in batch.chunks if c.sample]
+    grammars = self.sampler.constraints
+    if grammars is not None and any(c.request_id in grammars for c in sampling):   # masks need the step before's tokens:
+        if previous is not None: self.wait(previous)                             # read while the device runs this forward
+        grammars.mask(logits, [c.request_id for c in sampling])
     tokens = self.sampler.sample_on_device(logits, sampling) if sampling else torch.empty(0, dtype=torch.long, device=self.device)
     self.last_tokens, self.last_rows = tokens, {c.request_id: i for i, c in enumerate(sampling)}
     cuda = tokens.device.type == 'cuda'
@@ -128,12 +133,14 @@ def launch(self: ModelRunner, batch: ScheduledBatch) -> InFlight:
 
 @patch
 def wait(self: ModelRunner, step: InFlight) -> StepResult:
-    "Block until a launched step's tokens are on the host; its `StepResult`."
+    "Block until a launched step's tokens are on the host (once), move the grammars past them; its `StepResult`."
+    if step.result is not None: return step.result
     t0 = time.perf_counter()
     if step.done is not None: step.done.synchronize()
-    toks = step.host_tokens.tolist()
-    return StepResult({rid: [t] for rid, t in zip(step.request_ids, toks)}, forward_seconds=step.launch_seconds,
-                      sample_seconds=time.perf_counter() - t0)
+    sampled = {rid: [t] for rid, t in zip(step.request_ids, step.host_tokens.tolist())}
+    if self.sampler.constraints is not None: self.sampler.constraints.accept(sampled)
+    step.result = StepResult(sampled, forward_seconds=step.launch_seconds, sample_seconds=time.perf_counter() - t0)
+    return step.result
 
 # %% ../nbs/06b_runner.ipynb #a069a1ed
 def graph_batch_sizes(max_batch: int) -> list[int]:

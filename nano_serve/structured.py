@@ -70,6 +70,7 @@ class Constraints:
     "The grammar matchers of running constrained requests: a step's bitmask on the logits, then the sampled tokens accepted."
     def __init__(self, make_grammars, threads: int | str = 'auto'):
         self.make_grammars, self.grammars, self.matchers, self.threads, self.batch = make_grammars, None, {}, threads, None
+        self.pinned, self.copied = None, None   # beside a GPU: one pinned host bitmask, reused, and the event of its last copy
 
     def add(self, request_id: str, spec: dict):
         "Start a matcher for a request (compiling its spec if new)."
@@ -88,7 +89,7 @@ class Constraints:
         rows = [i for i, r in enumerate(request_ids) if r in self.matchers]
         if not rows: return rows
         xgr = self.grammars.xgr
-        bm = xgr.allocate_token_bitmask(len(request_ids), self.grammars.vocab_size)
+        bm = self.bitmask(len(request_ids), logits.device)
         live = []
         for i in rows:
             m = self.matchers[request_ids[i]]
@@ -96,7 +97,18 @@ class Constraints:
             else: live.append((i, m))
         if live: self.batch.batch_fill_next_token_bitmask([m for _, m in live], bm, [i for i, _ in live])
         xgr.apply_token_bitmask_inplace(logits, bm.to(logits.device, non_blocking=True), indices=rows)
+        if self.copied is not None: self.copied.record()
         return rows
+
+    def bitmask(self, rows: int, device: torch.device) -> torch.Tensor:
+        "A host bitmask for `rows` rows; for a GPU, the pinned one, once its last copy is done (pageable memory would make the copy wait for the device)."
+        xgr = self.grammars.xgr
+        if device.type != 'cuda': return xgr.allocate_token_bitmask(rows, self.grammars.vocab_size)
+        if self.pinned is None or self.pinned.shape[0] < rows:
+            self.pinned = torch.empty(xgr.get_bitmask_shape(max(rows, 64), self.grammars.vocab_size), dtype=torch.int32, pin_memory=True)
+            self.copied = torch.cuda.Event()
+        else: self.copied.synchronize()
+        return self.pinned[:rows]
 
     def accept(self, sampled: dict[str, list[int]]):
         "Advance the matcher of every constrained request in `sampled` (request id: its new tokens) by its tokens."
