@@ -23,8 +23,10 @@ class Grammars:
     "Compiles structured-output specs into xgrammar grammars for one tokenizer, each spec once (cached)."
     def __init__(self, tokenizer, vocab_size: int, stop_token_ids: list[int] | None = None):
         import xgrammar as xgr
-        self.xgr, self.vocab_size, self.cache = xgr, vocab_size, {}
-        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids or None)
+        # the grammar covers the tokenizer's ids; a model's padded vocabulary (`vocab_size` logits) has more, never allowed:
+        # xgrammar would treat them as special tokens, and its `accept_token` slows with their number (below)
+        self.xgr, self.vocab_size, self.tokens, self.cache = xgr, vocab_size, min(len(tokenizer), vocab_size), {}
+        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=self.tokens, stop_token_ids=stop_token_ids or None)
         self.compiler = xgr.GrammarCompiler(info, max_threads=1)
 
     @classmethod
@@ -96,16 +98,21 @@ class Constraints:
             if m.is_terminated(): only_stop_tokens(bm, i, m.stop_token_ids)   # ended, but `ignore_eos` goes on
             else: live.append((i, m))
         if live: self.batch.batch_fill_next_token_bitmask([m for _, m in live], bm, [i for i, _ in live])
-        xgr.apply_token_bitmask_inplace(logits, bm.to(logits.device, non_blocking=True), indices=rows)
+        self.apply(logits, bm, rows)
         if self.copied is not None: self.copied.record()
         return rows
+
+    def apply(self, logits: torch.Tensor, bitmask: torch.Tensor, rows: list[int]):
+        "Set the forbidden logits of `rows` to -inf on their device: the bitmask's zeros, and every id past the tokenizer's."
+        self.grammars.xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True), indices=rows)
+        if self.grammars.tokens < logits.shape[-1]: logits[rows, self.grammars.tokens:] = float('-inf')
 
     def bitmask(self, rows: int, device: torch.device) -> torch.Tensor:
         "A host bitmask for `rows` rows; for a GPU, the pinned one, once its last copy is done (pageable memory would make the copy wait for the device)."
         xgr = self.grammars.xgr
-        if device.type != 'cuda': return xgr.allocate_token_bitmask(rows, self.grammars.vocab_size)
+        if device.type != 'cuda': return xgr.allocate_token_bitmask(rows, self.grammars.tokens)
         if self.pinned is None or self.pinned.shape[0] < rows:
-            self.pinned = torch.empty(xgr.get_bitmask_shape(max(rows, 64), self.grammars.vocab_size), dtype=torch.int32, pin_memory=True)
+            self.pinned = torch.empty(xgr.get_bitmask_shape(max(rows, 64), self.grammars.tokens), dtype=torch.int32, pin_memory=True)
             self.copied = torch.cuda.Event()
         else: self.copied.synchronize()
         return self.pinned[:rows]
@@ -126,14 +133,14 @@ class Constraints:
         m = self.matchers.get(request_id)
         if m is None: return
         xgr, walked = self.grammars.xgr, 0
-        bm = xgr.allocate_token_bitmask(len(draft) + 1, self.grammars.vocab_size)
+        bm = xgr.allocate_token_bitmask(len(draft) + 1, self.grammars.tokens)
         for i in range(len(draft) + 1):
             if m.is_terminated(): only_stop_tokens(bm, i, m.stop_token_ids)
             else: m.fill_next_token_bitmask(bm, i)
             if i == len(draft) or not self.guess(request_id, draft[i]): break   # rows past a forbidden guess are never read
             walked += 1
         self.rollback(request_id, walked)   # `accept` advances it by what verification keeps
-        xgr.apply_token_bitmask_inplace(logits, bm.to(logits.device, non_blocking=True), indices=list(range(i + 1)))
+        self.apply(logits, bm, list(range(i + 1)))
 
     def guess(self, request_id: str, token: int) -> int:
         "Move a request's matcher past a token a draft model guessed (1), or leave it (0: no grammar, or it has ended); `rollback` undoes it."
