@@ -64,6 +64,16 @@ def main():
         if name == 'schema': res[name]['valid'] = sum(valid(o.outputs[0].text) for o in outs)
         if name == 'letters': res[name]['all_match'] = all(set(o.outputs[0].text) <= set('abcdefghijklmnopqrstuvwxyz ') for o in outs)
         print(name, res[name], flush=True)
+    if cuda:   # which calls still make the host wait for the device during overlapped constrained steps (PyTorch's sync debug mode)
+        import warnings, collections
+        llm.core.async_scheduling = overlap
+        torch.cuda.set_sync_debug_mode('warn')
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            llm.generate(prompts, SamplingParams(**{**base, 'max_tokens': 16}, ignore_eos=True, structured_outputs=letters.structured_outputs), use_tqdm=False)
+        torch.cuda.set_sync_debug_mode(0)
+        res['synchronizing_calls'] = collections.Counter(f'{Path(w.filename).name}:{w.lineno}' for w in caught if 'synchroniz' in str(w.message))
+        print('synchronizing calls (file:line: count)', dict(res['synchronizing_calls']), flush=True)
     cpu = next((l.split(':', 1)[1].strip() for l in subprocess.run(['lscpu'], capture_output=True, text=True).stdout.splitlines()
                 if l.startswith('Model name')), platform.processor())
     out = {'command': 'python bench/structured_cost.py ' + ' '.join(sys.argv[1:]), 'device': torch.cuda.get_device_name() if cuda else cpu,

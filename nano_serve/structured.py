@@ -104,8 +104,10 @@ class Constraints:
 
     def apply(self, logits: torch.Tensor, bitmask: torch.Tensor, rows: list[int]):
         "Set the forbidden logits of `rows` to -inf on their device: the bitmask's zeros, and every id past the tokenizer's."
-        self.grammars.xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True), indices=rows)
-        if self.grammars.tokens < logits.shape[-1]: logits[rows, self.grammars.tokens:] = float('-inf')
+        cuda, n = logits.is_cuda, self.grammars.tokens   # (beside a GPU, from pinned memory: a pageable copy can wait for the device)
+        idx = torch.tensor(rows, dtype=torch.long, pin_memory=cuda).to(logits.device, non_blocking=True)
+        self.grammars.xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True), vocab_size=n, indices=idx)
+        if n < logits.shape[-1]: logits[:, n:].index_fill_(0, idx, float('-inf'))
 
     def bitmask(self, rows: int, device: torch.device) -> torch.Tensor:
         "A host bitmask for `rows` rows; for a GPU, the pinned one, once its last copy is done (pageable memory would make the copy wait for the device)."
