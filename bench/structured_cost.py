@@ -40,17 +40,20 @@ def main():
     runs = {'free': SamplingParams(**base, ignore_eos=True), 'letters': letters,
             'schema': SamplingParams(**base, structured_outputs={'json': SCHEMA})}
     if llm.core.async_scheduling: runs |= {'free, plain steps': runs['free'], 'letters, plain steps': letters}
-    llm.generate(prompts[:4], SamplingParams(max_tokens=8), use_tqdm=False)   # warm-up (graphs, kernels)
-    cons, host = llm.runner.sampler.constraints, {'fill': 0.0, 'accept': 0.0}
+    llm.generate(prompts, SamplingParams(**{**base, 'max_tokens': 32}, ignore_eos=True), use_tqdm=False)   # warm-up at full size
+    cons, host = llm.runner.sampler.constraints, {'mask': 0.0, 'accept': 0.0, 'staging': 0.0, 'fill': 0.0, 'apply': 0.0}
     def timed(f, key):   # the host's grammar work: filling masks, accepting tokens
         def g(*a, **k):
             t = time.perf_counter(); r = f(*a, **k); host[key] += time.perf_counter() - t; return r
         return g
-    cons.mask, cons.accept = timed(cons.mask, 'fill'), timed(cons.accept, 'accept')
+    cons.mask, cons.accept = timed(cons.mask, 'mask'), timed(cons.accept, 'accept')   # mask: bitmask + fill + apply
+    cons.staging, cons.apply = timed(cons.staging, 'staging'), timed(cons.apply, 'apply')
     res, overlap = {}, llm.core.async_scheduling
     for name, sp in runs.items():
         llm.core.async_scheduling = overlap and 'plain' not in name
         llm.generate(prompts[:2], sp, use_tqdm=False)   # compile the grammar outside the timing
+        if cons.batch is not None and not hasattr(cons.batch, 'timed'):   # xgrammar's own fill, once it exists
+            cons.batch.batch_fill_next_token_bitmask, cons.batch.timed = timed(cons.batch.batch_fill_next_token_bitmask, 'fill'), True
         steps0, host0 = llm.stats()['num_steps'], dict(host)
         if cuda: torch.cuda.synchronize()
         t0 = time.perf_counter()
@@ -64,6 +67,17 @@ def main():
         if name == 'schema': res[name]['valid'] = sum(valid(o.outputs[0].text) for o in outs)
         if name == 'letters': res[name]['all_match'] = all(set(o.outputs[0].text) <= set('abcdefghijklmnopqrstuvwxyz ') for o in outs)
         print(name, res[name], flush=True)
+    if cons.grammars is not None:   # xgrammar's fill alone on this host's CPU, 128 rows of the letters grammar, by thread count
+        import xgrammar as xgr
+        ms = [cons.grammars.matcher(letters.structured_outputs) for _ in range(128)]
+        bm, fill = xgr.allocate_token_bitmask(128, cons.grammars.tokens), {}
+        for th in (1, 2, 4, 8, 16, 'auto'):
+            b = xgr.BatchGrammarMatcher(th); b.batch_fill_next_token_bitmask(ms, bm, list(range(128)))
+            t = time.perf_counter()
+            for _ in range(20): b.batch_fill_next_token_bitmask(ms, bm, list(range(128)))
+            fill[th] = (time.perf_counter() - t) / 20 * 1e3
+        res['fill_128_rows_ms_by_threads'] = fill
+        print('fill, 128 rows, ms by threads', {k: round(v, 3) for k, v in fill.items()}, flush=True)
     if cuda:   # which calls still make the host wait for the device during overlapped constrained steps (PyTorch's sync debug mode)
         import warnings, collections
         llm.core.async_scheduling = overlap

@@ -72,7 +72,7 @@ class Constraints:
     "The grammar matchers of running constrained requests: a step's bitmask on the logits, then the sampled tokens accepted."
     def __init__(self, make_grammars, threads: int | str = 'auto'):
         self.make_grammars, self.grammars, self.matchers, self.threads, self.batch = make_grammars, None, {}, threads, None
-        self.pinned, self.copied = None, None   # beside a GPU: one pinned host bitmask, reused, and the event of its last copy
+        self.pinned, self.copied = None, None   # beside a GPU: pinned host bitmask and row indices, reused, and the event of their last copy
 
     def add(self, request_id: str, spec: dict):
         "Start a matcher for a request (compiling its spec if new)."
@@ -91,33 +91,36 @@ class Constraints:
         rows = [i for i, r in enumerate(request_ids) if r in self.matchers]
         if not rows: return rows
         xgr = self.grammars.xgr
-        bm = self.bitmask(len(request_ids), logits.device)
+        bm, idx = self.staging(len(request_ids), logits.device)
+        idx = idx[:len(rows)].copy_(torch.tensor(rows))
         live = []
         for i in rows:
             m = self.matchers[request_ids[i]]
             if m.is_terminated(): only_stop_tokens(bm, i, m.stop_token_ids)   # ended, but `ignore_eos` goes on
             else: live.append((i, m))
         if live: self.batch.batch_fill_next_token_bitmask([m for _, m in live], bm, [i for i, _ in live])
-        self.apply(logits, bm, rows)
-        if self.copied is not None: self.copied.record()
+        self.apply(logits, bm, idx)
         return rows
 
-    def apply(self, logits: torch.Tensor, bitmask: torch.Tensor, rows: list[int]):
-        "Set the forbidden logits of `rows` to -inf on their device: the bitmask's zeros, and every id past the tokenizer's."
-        cuda, n = logits.is_cuda, self.grammars.tokens   # (beside a GPU, from pinned memory: a pageable copy can wait for the device)
-        idx = torch.tensor(rows, dtype=torch.long, pin_memory=cuda).to(logits.device, non_blocking=True)
-        self.grammars.xgr.apply_token_bitmask_inplace(logits, bitmask.to(logits.device, non_blocking=True), vocab_size=n, indices=idx)
-        if n < logits.shape[-1]: logits[:, n:].index_fill_(0, idx, float('-inf'))
+    def apply(self, logits: torch.Tensor, bitmask: torch.Tensor, rows: torch.Tensor):
+        "Set the forbidden logits of `rows` (host indices) to -inf on their device: the bitmask's zeros, and every id past the tokenizer's."
+        n, dev = self.grammars.tokens, logits.device
+        rows = rows.to(dev, non_blocking=True)
+        self.grammars.xgr.apply_token_bitmask_inplace(logits, bitmask.to(dev, non_blocking=True), vocab_size=n, indices=rows)
+        if n < logits.shape[-1]: logits[:, n:].index_fill_(0, rows, float('-inf'))
+        if self.copied is not None and logits.is_cuda: self.copied.record()
 
-    def bitmask(self, rows: int, device: torch.device) -> torch.Tensor:
-        "A host bitmask for `rows` rows; for a GPU, the pinned one, once its last copy is done (pageable memory would make the copy wait for the device)."
-        xgr = self.grammars.xgr
-        if device.type != 'cuda': return xgr.allocate_token_bitmask(rows, self.grammars.tokens)
-        if self.pinned is None or self.pinned.shape[0] < rows:
-            self.pinned = torch.empty(xgr.get_bitmask_shape(max(rows, 64), self.grammars.tokens), dtype=torch.int32, pin_memory=True)
+    def staging(self, rows: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        "Host bitmask and row indices for up to `rows` rows; for a GPU, pinned and reused once their last copy is done."
+        xgr = self.grammars.xgr   # (a copy from pageable memory, or a fresh pinned buffer, can make the host wait for the device)
+        if device.type != 'cuda': return xgr.allocate_token_bitmask(rows, self.grammars.tokens), torch.empty(rows, dtype=torch.long)
+        if self.pinned is None or self.pinned[0].shape[0] < rows:
+            n = max(rows, 64)
+            self.pinned = (torch.empty(xgr.get_bitmask_shape(n, self.grammars.tokens), dtype=torch.int32, pin_memory=True),
+                           torch.empty(n, dtype=torch.long, pin_memory=True))
             self.copied = torch.cuda.Event()
         else: self.copied.synchronize()
-        return self.pinned[:rows]
+        return self.pinned[0][:rows], self.pinned[1][:rows]
 
     def accept(self, sampled: dict[str, list[int]]):
         "Advance the matcher of every constrained request in `sampled` (request id: its new tokens) by its tokens."
@@ -142,7 +145,7 @@ class Constraints:
             if i == len(draft) or not self.guess(request_id, draft[i]): break   # rows past a forbidden guess are never read
             walked += 1
         self.rollback(request_id, walked)   # `accept` advances it by what verification keeps
-        self.apply(logits, bm, list(range(i + 1)))
+        self.apply(logits, bm, torch.arange(i + 1))   # (a draft's step is a plain one: pageable memory does)
 
     def guess(self, request_id: str, token: int) -> int:
         "Move a request's matcher past a token a draft model guessed (1), or leave it (0: no grammar, or it has ended); `rollback` undoes it."
