@@ -48,7 +48,7 @@ def main():
         return g
     cons.mask, cons.accept = timed(cons.mask, 'mask'), timed(cons.accept, 'accept')   # mask: bitmask + fill + apply
     cons.staging, cons.apply = timed(cons.staging, 'staging'), timed(cons.apply, 'apply')
-    res, overlap = {}, llm.core.async_scheduling
+    res, extra, overlap = {}, {}, llm.core.async_scheduling
     for name, sp in runs.items():
         llm.core.async_scheduling = overlap and 'plain' not in name
         llm.generate(prompts[:2], sp, use_tqdm=False)   # compile the grammar outside the timing
@@ -76,7 +76,7 @@ def main():
             t = time.perf_counter()
             for _ in range(20): b.batch_fill_next_token_bitmask(ms, bm, list(range(128)))
             fill[th] = (time.perf_counter() - t) / 20 * 1e3
-        res['fill_128_rows_ms_by_threads'] = fill
+        extra['fill_128_rows_ms_by_threads'] = fill
         print('fill, 128 rows, ms by threads', {k: round(v, 3) for k, v in fill.items()}, flush=True)
     if cuda:   # which calls still make the host wait for the device during overlapped constrained steps (PyTorch's sync debug mode)
         import warnings, collections
@@ -86,13 +86,13 @@ def main():
             warnings.simplefilter('always')
             llm.generate(prompts, SamplingParams(**{**base, 'max_tokens': 16}, ignore_eos=True, structured_outputs=letters.structured_outputs), use_tqdm=False)
         torch.cuda.set_sync_debug_mode(0)
-        res['synchronizing_calls'] = collections.Counter(f'{Path(w.filename).name}:{w.lineno}' for w in caught if 'synchroniz' in str(w.message))
-        print('synchronizing calls (file:line: count)', dict(res['synchronizing_calls']), flush=True)
+        extra['synchronizing_calls'] = collections.Counter(f'{Path(w.filename).name}:{w.lineno}' for w in caught if 'synchroniz' in str(w.message))
+        print('synchronizing calls (file:line: count)', dict(extra['synchronizing_calls']), flush=True)
     cpu = next((l.split(':', 1)[1].strip() for l in subprocess.run(['lscpu'], capture_output=True, text=True).stdout.splitlines()
                 if l.startswith('Model name')), platform.processor())
     out = {'command': 'python bench/structured_cost.py ' + ' '.join(sys.argv[1:]), 'device': torch.cuda.get_device_name() if cuda else cpu,
            'cpu': cpu, 'threads': torch.get_num_threads(), 'model': a.model or 'bundled SmolLM2-135M (float32)', 'requests': a.requests,
-           'max_tokens': a.max_tokens, 'paths': llm.core.paths(), 'runs': res,
+           'max_tokens': a.max_tokens, 'paths': llm.core.paths(), 'runs': res, **extra,
            'mask_cost': 1 - res['letters']['output_tok_s'] / res['free']['output_tok_s']}
     if 'letters, plain steps' in res: out['mask_cost_plain_steps'] = 1 - res['letters, plain steps']['output_tok_s'] / res['free']['output_tok_s']
     print(f"a mask on every row of every step costs {out['mask_cost']:.1%} of output tok/s", flush=True)

@@ -70,7 +70,7 @@ def only_stop_tokens(bitmask: torch.Tensor, row: int, stop_token_ids: list[int])
 
 class Constraints:
     "The grammar matchers of running constrained requests: a step's bitmask on the logits, then the sampled tokens accepted."
-    def __init__(self, make_grammars, threads: int | str = 'auto'):
+    def __init__(self, make_grammars, threads: int | str = 1):
         self.make_grammars, self.grammars, self.matchers, self.threads, self.batch = make_grammars, None, {}, threads, None
         self.pinned, self.copied = None, None   # beside a GPU: pinned host bitmask and row indices, reused, and the event of their last copy
 
