@@ -22,7 +22,7 @@ from .allocator import EVICTION_POLICIES
 from .metrics import hardware_stats
 from .core import EngineClient
 from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
-from .tools import check_tools, tool_choice, tool_spec, tool_messages, tool_calls_of, auto_answer
+from .tools import check_tools, tool_choice, tool_spec, tool_messages, tool_calls_of, auto_answer, call_format
 from .workers import free_port, die_with_parent
 from .quantization import QUANTIZATION_METHODS
 
@@ -173,7 +173,7 @@ class ChatCompletionsHandler(BaseHandler):
             functions = check_tools(body['tools'])
             if (calling := tool_choice(body, functions)) is not None:
                 if structured_spec(body) is not None: raise APIError('tool calls and response_format or structured outputs exclude each other', param='tool_choice')
-                body = {**body, 'structured_outputs': tool_spec(functions, calling)}
+                body = {**body, 'structured_outputs': tool_spec(functions, calling, call_format(self.svc.tokenizer))}   # in the template's format
             if isinstance(msgs, list): msgs, tools = tool_messages(self.svc.tokenizer, msgs, functions, calling)   # tools=, or a system paragraph
         params = sampling_params(body, chat=True)
         if isinstance(msgs, list) and sum(len(str(m.get('content', ''))) for m in msgs if isinstance(m, dict)) <= INLINE_CHARS:
@@ -185,7 +185,7 @@ class ChatCompletionsHandler(BaseHandler):
         held = {}                                            # a tool call's text, sent whole once it is complete
         def answer(text, finish):
             "(text before the calls, calls) of a finished choice that made complete calls and stopped; else (all its text, None)."
-            lead, calls = auto_answer(text) if calling == 'auto' else (None, tool_calls_of(text))
+            lead, calls = auto_answer(text, call_format(self.svc.tokenizer)) if calling == 'auto' else (None, tool_calls_of(text))
             return (lead, calls) if calls and finish == 'stop' else (text, None)
         def stream_choices(i, new, finish, first):
             out = [[{'index': i, 'delta': {'role': 'assistant', 'content': None if calling else ''}, 'finish_reason': None}]] if first else []

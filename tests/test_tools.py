@@ -90,22 +90,25 @@ def test_bad_tools_are_400_and_engine_serves_on(server, kw, words):
     assert c.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': 'hi'}], max_tokens=2).choices[0].message.content is not None
 
 
-def test_a_template_that_takes_tools_gets_them():
-    "With --chat-template set to a template that reads `tools`, the tools reach it as tools= (the server counts that template's prompt), and calls still parse."
+@pytest.mark.parametrize('template', ['tools_template.jinja', 'llama_tools_template.jinja'])   # Hermes' call format, Llama 3.1's
+def test_a_template_that_takes_tools_gets_them(template):
+    "With --chat-template set to a template that reads `tools`, the tools reach it as tools= (the server counts that template's prompt), and calls in its format still parse."
     from pathlib import Path
     from conftest import Server
     from nano_serve.model import load_tokenizer, resolve_model_source
     from nano_serve.service import chat_prompt
     from nano_serve.tools import tool_messages, check_tools
-    tpl = Path(__file__).resolve().parent.parent / 'nbs' / 'data' / 'tools_template.jinja'
+    tpl = Path(__file__).resolve().parent.parent / 'nbs' / 'data' / template
     tok = load_tokenizer(*resolve_model_source(None, 'auto')); tok.chat_template = tpl.read_text()
     s = Server('--no-dashboard', '--chat-template', str(tpl))
     try:
         c, msgs = s.client(), [{'role': 'user', 'content': QUESTIONS[1]}]
         for choice in ('required', 'auto'):
-            r = c.chat.completions.create(model=MODEL, messages=msgs, tools=TOOLS, tool_choice=choice, temperature=0, max_tokens=80)
+            r = c.chat.completions.create(model=MODEL, messages=msgs, tools=TOOLS, tool_choice=choice, temperature=0, max_tokens=80, logprobs=True)
             prompt = chat_prompt(tok, *tool_messages(tok, msgs, check_tools(TOOLS), choice))
-            assert '<tools>' in prompt and r.usage.prompt_tokens == len(tok(prompt)['input_ids']), choice
+            written = ''.join(t.token for t in r.choices[0].logprobs.content)   # what the model wrote, in the template's call format
+            if choice == 'required': assert ('"parameters"' if 'llama' in template else '"arguments"') in written, written
+            assert '"name": "get_weather"' in prompt and r.usage.prompt_tokens == len(tok(prompt)['input_ids']), choice
             for call in r.choices[0].message.tool_calls or []: check_call(call)
             if choice == 'required': assert len(r.choices[0].message.tool_calls) == 1
     finally: s.stop()
