@@ -90,7 +90,6 @@ class Constraints:
         if not self.matchers: return []   # the usual step: no constrained request runs, nothing to scan
         rows = [i for i, r in enumerate(request_ids) if r in self.matchers]
         if not rows: return rows
-        xgr = self.grammars.xgr
         bm, idx = self.staging(len(request_ids), logits.device)
         idx = idx[:len(rows)].copy_(torch.tensor(rows))
         live = []
