@@ -120,7 +120,7 @@ def launch(self: ModelRunner, batch: ScheduledBatch, previous: InFlight | None =
     logits = self.forward(batch)
     sampling = [c for c in batch.chunks if c.sample]
     grammars = self.sampler.constraints
-    if grammars is not None and any(c.request_id in grammars for c in sampling):   # masks need the step before's tokens:
+    if grammars is not None and grammars.matchers and any(c.request_id in grammars for c in sampling):   # masks need the step before's tokens:
         if previous is not None: self.wait(previous)                             # read while the device runs this forward
         grammars.mask(logits, [c.request_id for c in sampling])
     tokens = self.sampler.sample_on_device(logits, sampling) if sampling else torch.empty(0, dtype=torch.long, device=self.device)

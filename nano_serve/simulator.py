@@ -114,15 +114,15 @@ def time_swaps(config, block_size: int = 16, dtype=None, blocks: int = 64, round
     import torch
     from nano_serve.cache import KVCache
     from nano_serve.preemption import copy_blocks
-    dtype = dtype or torch.float32
+    dtype, cuda = dtype or torch.float32, torch.device(device).type == 'cuda'
     pool = KVCache(config, 2 * blocks, block_size, dtype, device, kv_heads=kv_heads)
-    swap = KVCache(config, blocks, block_size, dtype, 'cpu', pin_memory=torch.device(device).type == 'cuda', kv_heads=kv_heads)
+    swap = KVCache(config, blocks, block_size, dtype, 'cpu', pin_memory=cuda, kv_heads=kv_heads)
     out, back = [(2 * i, i) for i in range(blocks)], [(i, 2 * i + 1) for i in range(blocks)]   # scattered, as a pool's blocks are
     times = []
     for _ in range(rounds):
         t = time.perf_counter()
         copy_blocks(pool, swap, out); copy_blocks(swap, pool, back)
-        if torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
+        if cuda: torch.cuda.synchronize(device)
         times.append((time.perf_counter() - t) / (2 * blocks))
     return float(np.median(times))
 
