@@ -16,6 +16,10 @@
    vocabulary, both as echo models (every guess right): what the method buys when the draft is cheap and right,
    at batch 1 and 8.
 Every speculative run's greedy tokens are compared with the plain run's.
+
+    python bench/speculative_gpu.py --gate     # writes speculative-gate-gpu.json: part 1's gate runs only, and
+       sampled verification at batch 32 (accuracy 0.9, k = 4, drafting always on) against plain sampled decoding of
+       the same requests
 """
 import json, os, random, sys, time
 from pathlib import Path
@@ -23,9 +27,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nano_serve import LLM, SamplingParams
-from nano_serve.speculative import OracleProposer, SpeculationGate
+from nano_serve.speculative import OracleProposer, SpeculationGate, Hindsight
 
 model = sys.argv[sys.argv.index('--model') + 1] if '--model' in sys.argv else 'qwen3-0.6b'
+GATE_ONLY = '--gate' in sys.argv
 rng, K, N_OUT = random.Random(0), 4, 256
 params = SamplingParams(temperature=0, max_tokens=N_OUT, ignore_eos=True)
 kw = dict(load_format='dummy', device='cuda', enable_prefix_caching=False, num_kv_blocks=6000, max_num_seqs=64)
@@ -62,20 +67,34 @@ for bs in (1, 8, 32):
     oracle.accuracy = 1.0
     res['reference_check'][bs] = dict(same_outputs=same(timed(spec, ps)[1], ref))
     pts = []
-    for oracle.accuracy in (0.0, 0.5, 0.7, 0.9, 1.0):
+    for oracle.accuracy in () if GATE_ONLY else (0.0, 0.5, 0.7, 0.9, 1.0):
         r, got = timed(spec, ps)
         pts.append(dict(accuracy=oracle.accuracy, acceptance=round(r['accepted'] / max(r['draft'], 1), 3),
                         speedup=round(r['tok_s'] / base['tok_s'], 3), same_outputs=same(got, ref), **r))
         print(bs, pts[-1], flush=True)
     res['gated'][bs] = []
     for oracle_gated.accuracy in (0.0, 0.7, 0.9):
-        gated.core.gate = SpeculationGate()      # each workload learned afresh
+        gated.core.gate, gated.core.hindsight = SpeculationGate(), Hindsight(oracle_gated)      # each workload learned afresh
         r, _ = timed(gated, ps)
-        res['gated'][bs].append(dict(accuracy=oracle_gated.accuracy, speedup=round(r['tok_s'] / base['tok_s'], 3), **r))
+        res['gated'][bs].append(dict(accuracy=oracle_gated.accuracy, speedup=round(r['tok_s'] / base['tok_s'], 3),
+                                     checked_in_hindsight=gated.core.hindsight.scored, **r))
         print(bs, 'gated', res['gated'][bs][-1], flush=True)
     res['plain'][bs] = [base, timed(plain, ps)[0]]
     res['curve'][bs] = pts
+    if GATE_ONLY and bs == 32:   # sampled verification: one host copy a step against one host read per request
+        hot = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=N_OUT, ignore_eos=True, seed=1)
+        oracle.accuracy, rows = 0.9, {}
+        rows['plain_sampled'] = timed(plain, ps, hot)[0]
+        rows['speculative_sampled'] = timed(spec, ps, hot)[0]
+        rows['plain_sampled_again'] = timed(plain, ps, hot)[0]
+        for r in rows.values(): r['acceptance'] = round(r['accepted'] / max(r['draft'], 1), 3)
+        res['sampled_verification_batch32'] = rows
+        print('sampled', rows, flush=True)
 del spec, gated; torch.cuda.empty_cache()
+if GATE_ONLY:
+    print(json.dumps(res, indent=1))
+    if os.environ.get('OUT'): Path(os.environ['OUT'], 'speculative-gate-gpu.json').write_text(json.dumps(res, indent=1))
+    sys.exit()
 
 # prompt lookup at batch 1 on prompts that repeat a phrase
 rep = [[rng.randrange(1000, 30000) for _ in range(rng.randint(8, 24))] * 8 for _ in range(4)]

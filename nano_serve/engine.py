@@ -25,7 +25,7 @@ from .workers import Followers
 from .frontend import (TokenDelta, EngineLimits, InputProcessor, OutputProcessor, RequestOutput, CompletionOutput,
                                  IncrementalDetokenizer, eos_token_id, expand_n)
 from .metrics import Metrics, StepRecord
-from .speculative import DraftModel, SpeculationGate
+from .speculative import DraftModel, SpeculationGate, Hindsight
 from .structured import Constraints, Grammars
 
 # %% ../nbs/06_engine.ipynb #2ecd9c85
@@ -102,6 +102,7 @@ class EngineCore:
         # overlapped scheduling (default on a GPU): plan step N+1 while the device runs step N
         speculating = proposer is not None or draft is not None
         self.gate = SpeculationGate() if speculating and adaptive else None   # drafting off where it does not pay (06g_speculative)
+        self.hindsight = Hindsight(proposer) if self.gate is not None and proposer is not None else None   # cheap guesses checked while not drafting
         self.async_scheduling = self.device.type == 'cuda' if async_scheduling is None else async_scheduling   # (steps that draft never overlap)
         self.speculating, self._decided = speculating, None   # _decided: a step's choice to draft, kept while an overlapped step is read
         self.inflight = None                       # (InFlight, marks) of the launched, unread step
@@ -163,7 +164,12 @@ def _drafts_now(self: EngineCore) -> bool:
     "Whether this step drafts: speculation is configured and, if adaptive, the gate says it has been paying at this batch size."
     if not self.speculating: return False
     if self._decided is not None: draft, self._decided = self._decided, None; return draft
-    return self.gate.decide(len(self.scheduler.running)) if self.gate is not None else True
+    if self.gate is None: return True
+    draft = self.gate.decide(len(self.scheduler.running))
+    if self.hindsight is not None:   # undrafted steps still check prompt lookup's guesses (06g's `Hindsight`)
+        self.hindsight.check(self.gate)
+        if not draft: self.hindsight.guess(self.scheduler.running)
+    return draft
 
 @patch
 def _step_plain(self: EngineCore, draft: bool = False) -> list[TokenDelta]:
