@@ -64,5 +64,28 @@ for bs in (1, 8, 32, 64):
     row['greedy/again'] = timed(ps, kinds['greedy'])[0]
     res['runs'][bs] = row
     print(bs, json.dumps(row), flush=True)
+# where a sampled step's extra time goes: each stage of the batched sampler alone, float32 logits of the real vocabulary
+from nano_serve.sampler import columns, filtered, uniforms, draw
+from nano_serve.scheduler import Chunk
+def gpu_ms(fn, n=50):
+    fn(); torch.cuda.synchronize()
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(n): fn()
+    b.record(); torch.cuda.synchronize()
+    return round(a.elapsed_time(b) / n, 4)
+V = llm.core.model.config.vocab_size
+res['stages_ms'] = {}
+for bs in (1, 32):
+    lg = torch.randn(bs, V, device='cuda') * 3
+    for name, p in (('top_p', kinds['sampled']), ('temperature_only', SamplingParams(temperature=0.8, max_tokens=8))):
+        chunks = [Chunk(f'r{i}', (1,), 300, [0], True, p, True) for i in range(bs)]
+        cols = columns(chunks, 0, 'cuda'); probs = filtered(lg, chunks, cols); u = uniforms(cols['key'], cols['position'])
+        res['stages_ms'][f'{bs}/{name}'] = dict(
+            columns=gpu_ms(lambda: columns(chunks, 0, 'cuda')), filter_probs=gpu_ms(lambda: filtered(lg, chunks, cols)),
+            uniforms=gpu_ms(lambda: uniforms(cols['key'], cols['position'])), draw=gpu_ms(lambda: draw(probs, u)),
+            sort_alone=gpu_ms(lambda: lg.sort(dim=-1, descending=True)), softmax_alone=gpu_ms(lambda: torch.softmax(lg, -1)),
+            whole=gpu_ms(lambda: llm.core.runner.sampler.sample_on_device(lg, chunks)), argmax=gpu_ms(lambda: lg.argmax(-1)))
+        print(bs, name, res['stages_ms'][f'{bs}/{name}'], flush=True)
 print(json.dumps(res, indent=1))
 if os.environ.get('OUT'): Path(os.environ['OUT'], 'sampling-gpu.json').write_text(json.dumps(res, indent=1))

@@ -1,6 +1,7 @@
 """Tool calls through the official openai client: required and named calls always parse and follow their schemas,
 streamed or not; a tool result goes back into the chat; bad tools and choices are 400s and the engine serves on."""
 import json
+from concurrent.futures import ThreadPoolExecutor
 import jsonschema, openai, pytest
 
 MODEL = 'SmolLM2-135M-Instruct'
@@ -15,6 +16,11 @@ QUESTIONS = ['What is the weather in Paris, in Celsius?', 'What is 17 plus 25?',
              'How warm is it in Lima in Fahrenheit?', 'What do I get if I add 100 to 23?']
 
 
+def together(fn, items) -> list:
+    "fn over items in parallel threads: the requests share the engine's batches (CPU time is per step, not per request)."
+    with ThreadPoolExecutor(len(items)) as ex: return list(ex.map(fn, items))
+
+
 def check_call(call, name=None):
     "The call names an offered tool (or `name`) and its arguments are JSON that validates against that tool's schema."
     assert call.type == 'function' and call.id.startswith('call_') and (name is None or call.function.name == name)
@@ -23,12 +29,14 @@ def check_call(call, name=None):
 
 def test_required_and_named_calls_always_parse(server):
     c = server.client()
-    for i, q in enumerate(QUESTIONS):
-        msgs = [{'role': 'user', 'content': q}]
-        r = c.chat.completions.create(model=MODEL, messages=msgs, tools=TOOLS, tool_choice='required', temperature=0.8, seed=i, max_tokens=80)
+    def ask(iq):
+        i, q = iq
+        r = c.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': q}], tools=TOOLS, tool_choice='required',
+                                      temperature=0.8, seed=i, max_tokens=80)
         ch = r.choices[0]
         assert ch.finish_reason == 'tool_calls' and ch.message.content is None and len(ch.message.tool_calls) == 1
         check_call(ch.message.tool_calls[0])
+    together(ask, list(enumerate(QUESTIONS)))
     r = c.chat.completions.create(model=MODEL, messages=[{'role': 'user', 'content': 'What is 17 plus 25?'}], tools=TOOLS,
                                   tool_choice={'type': 'function', 'function': {'name': 'get_weather'}}, temperature=0, max_tokens=80)
     check_call(r.choices[0].message.tool_calls[0], 'get_weather')     # named: that tool, whatever the question
@@ -55,14 +63,13 @@ def test_streamed_call_equals_plain_and_tool_result_goes_back(server):
 def test_auto_answers_text_or_calls_that_parse(server):
     "tool_choice 'auto' (and tools without tool_choice, OpenAI's default): text, or tagged calls held to the schemas; streamed the same."
     c = server.client()
-    kinds = set()
-    for i, q in enumerate(QUESTIONS[:4] + ['Write one sentence about the sea.']):
+    def ask(iq):
+        i, q = iq
         kw = dict(model=MODEL, messages=[{'role': 'user', 'content': q}], tools=TOOLS, temperature=0.8, seed=i, max_tokens=80)
         ch = c.chat.completions.create(**kw, **({'tool_choice': 'auto'} if i % 2 else {})).choices[0]
         for call in ch.message.tool_calls or []: check_call(call)
         assert (ch.finish_reason == 'tool_calls') == bool(ch.message.tool_calls) and (ch.message.tool_calls or ch.message.content)
         assert '<tool_call>' not in (ch.message.content or '') or ch.finish_reason == 'length'   # a complete call is never left as text
-        kinds.add('calls' if ch.message.tool_calls else 'text')
         text, calls, finish = '', [], None
         for ev in c.chat.completions.create(**kw, **({'tool_choice': 'auto'} if i % 2 else {}), stream=True):
             if not ev.choices: continue
@@ -71,7 +78,8 @@ def test_auto_answers_text_or_calls_that_parse(server):
             finish = ev.choices[0].finish_reason or finish
         want = [(t.function.name, json.loads(t.function.arguments)) for t in ch.message.tool_calls or []]
         assert (text or None, calls, finish) == (ch.message.content or None, want, ch.finish_reason)   # seeded: the same draws
-    print(kinds)
+        return 'calls' if ch.message.tool_calls else 'text'
+    print(set(together(ask, list(enumerate(QUESTIONS[:4] + ['Write one sentence about the sea.'])))))
 
 
 @pytest.mark.parametrize('kw, words', [
@@ -103,7 +111,7 @@ def test_a_template_that_takes_tools_gets_them(template):
     s = Server('--no-dashboard', '--chat-template', str(tpl))
     try:
         c, msgs = s.client(), [{'role': 'user', 'content': QUESTIONS[1]}]
-        for choice in ('required', 'auto'):
+        def ask(choice):
             r = c.chat.completions.create(model=MODEL, messages=msgs, tools=TOOLS, tool_choice=choice, temperature=0, max_tokens=80, logprobs=True)
             prompt = chat_prompt(tok, *tool_messages(tok, msgs, check_tools(TOOLS), choice))
             written = ''.join(t.token for t in r.choices[0].logprobs.content)   # what the model wrote, in the template's call format
@@ -111,4 +119,5 @@ def test_a_template_that_takes_tools_gets_them(template):
             assert '"name": "get_weather"' in prompt and r.usage.prompt_tokens == len(tok(prompt)['input_ids']), choice
             for call in r.choices[0].message.tool_calls or []: check_call(call)
             if choice == 'required': assert len(r.choices[0].message.tool_calls) == 1
+        together(ask, ['required', 'auto'])
     finally: s.stop()
