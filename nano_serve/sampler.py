@@ -10,6 +10,7 @@ __all__ = ['M32', 'apply_penalties', 'filter_probs', 'uniforms', 'draw', 'reques
 import itertools, time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .scheduler import Chunk
@@ -31,8 +32,8 @@ def apply_penalties(logits: torch.Tensor, chunks: list[Chunk]) -> torch.Tensor:
     return logits
 
 def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.Tensor, top_p: torch.Tensor, min_p: torch.Tensor,
-                 truncate: bool | None = None, use_min_p: bool | None = None) -> torch.Tensor:
-    "Probabilities after temperature, top-k (0 = off), top-p and min-p, per row; rows renormalized. Pass `truncate`/`use_min_p` to skip a device sync."
+                 truncate: bool | None = None, use_min_p: bool | None = None, normalize: bool = True) -> torch.Tensor:
+    "Probabilities after temperature, top-k (0 = off), top-p and min-p, per row; rows renormalized unless not `normalize`. Pass `truncate`/`use_min_p` to skip a device sync."
     probs = torch.softmax(logits / temperature[:, None], dim=-1)
     if truncate if truncate is not None else bool((top_k > 0).any() or (top_p < 1).any()):
         sorted_p, order = probs.sort(dim=-1, descending=True)
@@ -40,31 +41,38 @@ def filter_probs(logits: torch.Tensor, temperature: torch.Tensor, top_k: torch.T
         drop = ((sorted_p.cumsum(-1) - sorted_p) >= top_p[:, None]) | ((top_k[:, None] > 0) & (rank >= top_k[:, None]))
         probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p.masked_fill(drop, 0.0))
     if use_min_p if use_min_p is not None else bool((min_p > 0).any()): probs = probs.masked_fill(probs < min_p[:, None] * probs.max(-1, keepdim=True).values, 0.0)
-    return probs / probs.sum(-1, keepdim=True)
+    return probs / probs.sum(-1, keepdim=True) if normalize else probs
 
 # %% ../nbs/06a_sampler.ipynb #75a01547
 M32 = 0xFFFFFFFF
 
-def _mul32(h: torch.Tensor, c: int) -> torch.Tensor:
-    "h * c mod 2^32 for h < 2^32, in int64 without overflow (c split in 16-bit halves)."
-    return ((((h * (c >> 16)) & 0xFFFF) << 16) + h * (c & 0xFFFF)) & M32
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    "murmur3's finalizer on uint32 values (numpy's uint32 products wrap, as the hash wants)."
+    h = h ^ (h >> np.uint32(16)); h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13)); h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
-def _fmix32(h: torch.Tensor) -> torch.Tensor:
-    "murmur3's finalizer: every bit of a 32-bit value (held in int64) stirred into every other."
-    h = _mul32(h ^ (h >> 16), 0x85EBCA6B)
-    h = _mul32(h ^ (h >> 13), 0xC2B2AE35)
-    return h ^ (h >> 16)
+def uniforms(keys, positions, stream: int = 0) -> torch.Tensor:
+    "A uniform in [0, 1) for each (key, position) pair (broadcast), a pure function of them and `stream`: float64, on the host."
+    k, pos = np.asarray(keys, dtype=np.uint64), np.asarray(positions, dtype=np.uint64)
+    lo = lambda x: (x & np.uint64(M32)).astype(np.uint32)
+    with np.errstate(over='ignore'):   # (numpy warns when a single number's product wraps)
+        h = _fmix32(lo(pos) ^ np.uint32(0x9E3779B9 * (stream + 1) & M32))
+        h = _fmix32(h ^ lo(k))
+        h = _fmix32(h ^ lo(k >> np.uint64(32)))
+    return torch.from_numpy(np.asarray(h / 2**32, dtype=np.float64))
 
-def uniforms(keys: torch.Tensor, positions: torch.Tensor, stream: int = 0) -> torch.Tensor:
-    "A uniform in [0, 1) for each (key, position) pair (broadcast), a pure function of them and `stream`: no generator state."
-    h = _fmix32((positions & M32) ^ (0x9E3779B9 * (stream + 1) & M32))
-    h = _fmix32(h ^ (keys & M32))
-    return _fmix32(h ^ (keys >> 32)).double() / 2**32
-
-def draw(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    "One token per row of `probs` (rows need not sum to 1) by inverse transform with the row's uniform `u`."
-    cdf = probs.double().cumsum(-1)
-    return torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True)[:, 0].clamp_(max=probs.shape[-1] - 1)
+def draw(probs: torch.Tensor, u: torch.Tensor, block: int = 1024) -> torch.Tensor:
+    "One token per row of `probs` (rows need not sum to 1) by inverse transform with the row's uniform `u`: the block first, then the token in it."
+    B, V = probs.shape
+    blocks = torch.nn.functional.pad(probs, (0, -V % block)).view(B, -1, block)
+    sums = blocks.sum(-1, dtype=torch.float64).cumsum(-1)                                  # [B, blocks]: mass up to each block's end
+    x = u.to(sums) * sums[:, -1]
+    j = torch.searchsorted(sums, x[:, None], right=True)[:, 0].clamp_(max=sums.shape[1] - 1)   # the block where the mass passes x
+    rows = torch.arange(B, device=probs.device)
+    inner = blocks[rows, j].double().cumsum(-1)
+    x = (x - torch.where(j > 0, sums[rows, (j - 1).clamp(min=0)], 0)).clamp(max=inner[:, -1] * (1 - 1e-12))   # never past the block's last mass
+    return (j * block + torch.searchsorted(inner, x[:, None], right=True)[:, 0]).clamp_(max=V - 1)
 
 def request_key(engine_seed: int, seed: int | None, request_id: str) -> int:
     "A request's random key: its own `seed`, or one made from the engine's seed and its id."
@@ -113,31 +121,33 @@ def rejection_sample_on_device(drafts: torch.Tensor, lens: torch.Tensor, probs: 
 
 def rejection_sample(draft: tuple[int, ...], probs: torch.Tensor, q: torch.Tensor | None, key: int, position: int) -> list[int]:
     "One request's draft (its tokens from `position` on) verified by `rejection_sample_on_device`: the kept tokens and one more."
-    k, keys, pos = len(draft), torch.tensor([key]), position + torch.arange(len(draft) + 1)[None, :]
+    k, pos = len(draft), position + np.arange(len(draft) + 1)[None, :]
     out = rejection_sample_on_device(torch.tensor([draft]), torch.tensor([k]), probs[None], None if q is None else q[None],
-                                     uniforms(keys[:, None], pos[:, :k], 1), uniforms(keys[:, None], pos, 2))
+                                     uniforms(key, pos[:, :k], 1), uniforms(key, pos, 2))
     return [t for t in out[0].tolist() if t >= 0]
 
 # %% ../nbs/06a_sampler.ipynb #384bd7d9
-def columns(chunks: list[Chunk], engine_seed: int, device, repeat: int = 1) -> dict[str, torch.Tensor]:
-    "Each chunk's sampling settings, random key and next token's position as device columns (each row `repeat`ed)."
+def columns(chunks: list[Chunk], engine_seed: int, device, repeat: int = 1, stream: int = 0) -> dict:
+    "Each chunk's sampling settings and the uniform (`stream`) for its next token as device columns (rows `repeat`ed); its key and position on the host."
     ps = [c.params for c in chunks for _ in range(repeat)]
-    ints = [(c.params.top_k, request_key(engine_seed, c.params.seed, c.request_id), c.start + len(c.token_ids)) for c in chunks for _ in range(repeat)]
-    f = torch.tensor([(p.temperature, p.top_p, p.min_p) for p in ps], dtype=torch.float32).to(device, non_blocking=True)
-    i = torch.tensor(ints, dtype=torch.long).to(device, non_blocking=True)
-    return dict(temperature=f[:, 0], top_p=f[:, 1], min_p=f[:, 2], top_k=i[:, 0], key=i[:, 1], position=i[:, 2])
+    key = np.array([request_key(engine_seed, c.params.seed, c.request_id) for c in chunks for _ in range(repeat)], dtype=np.uint64)
+    pos = np.array([c.start + len(c.token_ids) for c in chunks for _ in range(repeat)], dtype=np.int64)
+    f = torch.tensor([(p.temperature, p.top_p, p.min_p, p.top_k) for p in ps], dtype=torch.float64)
+    f = torch.cat([f, uniforms(key, pos, stream)[:, None]], 1).to(device, non_blocking=True)   # one copy to the device
+    return dict(temperature=f[:, 0].float(), top_p=f[:, 1].float(), min_p=f[:, 2].float(), top_k=f[:, 3].long(), u=f[:, 4], key=key, position=pos)
 
-def filtered(logits: torch.Tensor, chunks: list[Chunk], cols: dict) -> torch.Tensor:
+def filtered(logits: torch.Tensor, chunks: list[Chunk], cols: dict, normalize: bool = True) -> torch.Tensor:
     "`filter_probs` of `logits`' rows with the settings in `cols` (the chunks only say which filters any row needs: no device sync)."
     p = [c.params for c in chunks]
     return filter_probs(logits, cols['temperature'], cols['top_k'], cols['top_p'], cols['min_p'],
-                        truncate=any(x.top_k > 0 or x.top_p < 1 for x in p), use_min_p=any(x.min_p > 0 for x in p))
+                        truncate=any(x.top_k > 0 or x.top_p < 1 for x in p), use_min_p=any(x.min_p > 0 for x in p), normalize=normalize)
 
 from .scheduler import SamplingParams
 _cs = [Chunk('a', (1, 2, 3), 0, [0], True, SamplingParams(temperature=0.5, top_k=3, seed=9), False),
        Chunk('b', (4,), 7, [0], True, SamplingParams(temperature=1.0), True)]
 _cols = columns(_cs, 0, 'cpu', repeat=2)
 assert _cols['position'].tolist() == [3, 3, 8, 8] and _cols['key'][:2].tolist() == [9, 9] and _cols['top_k'].tolist() == [3, 3, 0, 0]
+assert torch.equal(_cols['u'], uniforms(_cols['key'], _cols['position']))
 
 # %% ../nbs/06a_sampler.ipynb #13c2328a
 class Sampler:
@@ -159,7 +169,7 @@ class Sampler:
         if rand:
             sampled = [chunks[i] for i in rand]
             cols = columns(sampled, self.seed, logits.device)
-            drawn = draw(filtered(logits[rand] if len(rand) < len(chunks) else logits, sampled, cols), uniforms(cols['key'], cols['position']))
+            drawn = draw(filtered(logits[rand] if len(rand) < len(chunks) else logits, sampled, cols, normalize=False), cols['u'])
             tokens = drawn if len(rand) == len(chunks) else tokens.index_copy(0, torch.tensor(rand, device=logits.device), drawn)
         return tokens
 
@@ -186,8 +196,10 @@ class Sampler:
                     else: q[r, torch.arange(k), torch.tensor(c.draft)] = 1
             drafts = torch.tensor([[*c.draft, *(0,) * (K - len(c.draft))] for c, _ in sampled], device=dev)
             lens = torch.tensor([len(c.draft) for c, _ in sampled], device=dev)
-            keys, pos = cols['key'].view(-1, K + 1), cols['position'].view(-1, K + 1) - lens[:, None] + torch.arange(K + 1, device=dev)
-            table = rejection_sample_on_device(drafts, lens, probs, q, uniforms(keys[:, :K], pos[:, :K], 1), uniforms(keys, pos, 2)).tolist()
+            keys = cols['key'].reshape(-1, K + 1)                                    # the position of each request's first guess, on:
+            pos = cols['position'].reshape(-1, K + 1) - np.array([len(c.draft) for c, _ in sampled])[:, None] + np.arange(K + 1)
+            u, w = uniforms(keys[:, :K], pos[:, :K], 1).to(dev, non_blocking=True), uniforms(keys, pos, 2).to(dev, non_blocking=True)
+            table = rejection_sample_on_device(drafts, lens, probs, q, u, w).tolist()
             out.update({c.request_id: [t for t in row if t >= 0] for (c, _), row in zip(sampled, table)})
         return out
 

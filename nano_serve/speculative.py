@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 from .allocator import BlockAllocator
 from .scheduler import Chunk, ScheduledBatch, Request, drafts_allowed
-from .sampler import columns, filtered, uniforms, draw
+from .sampler import columns, filtered, draw
 from .runner import build_runner
 from .model import load_model
 
@@ -75,9 +75,9 @@ def _pick(self: DraftModel, logits: torch.Tensor, chunks: list[Chunk]) -> list[t
     q = None
     if rand:   # stream 3: the draft's own random numbers, apart from those verification uses (06a_sampler)
         sampled = [chunks[i] for i in rand]
-        cols = columns(sampled, self.seed, logits.device)
+        cols = columns(sampled, self.seed, logits.device, stream=3)
         q = filtered(logits[rand].float(), sampled, cols)
-        tokens = tokens.index_copy(0, torch.tensor(rand, device=logits.device), draw(q, uniforms(cols['key'], cols['position'], 3)))
+        tokens = tokens.index_copy(0, torch.tensor(rand, device=logits.device), draw(q, cols['u']))
     qs = dict(zip(rand, q)) if q is not None else {}
     return [(t, qs[i][None] if i in qs else None) for i, t in enumerate(tokens.tolist())]
 
