@@ -6,6 +6,8 @@ Random weights of the real shape, bf16, 256 prompt + 256 output tokens, batch 1,
 (temperature 0.8, top-p 0.95) without and with a seed, each with the sampler as built (`06a_sampler`: one batched
 draw, counter-based random numbers) and with the sampler as it was (a `torch.Generator` per request and
 `torch.multinomial` one row at a time, put back here for the comparison). Greedy runs before and after agree.
+Then each stage of the sampler alone on random logits, and the whole sampler with its CUDA graphs (`06b`'s
+`GraphedDraws`) and without (the graphed tokens must equal the eager ones).
 """
 import json, os, random, sys, time
 from pathlib import Path
@@ -75,7 +77,8 @@ def gpu_ms(fn, n=50):
     b.record(); torch.cuda.synchronize()
     return round(a.elapsed_time(b) / n, 4)
 V = llm.core.model.config.vocab_size
-res['stages_ms'] = {}
+res['stages_ms'], sampler = {}, llm.core.runner.sampler
+res['graphed_sampler'] = sampler.graphed is not None
 for bs in (1, 32):
     lg = torch.randn(bs, V, device='cuda') * 3
     for name, p in (('top_p', kinds['sampled']), ('temperature_only', SamplingParams(temperature=0.8, max_tokens=8))):
@@ -85,7 +88,12 @@ for bs in (1, 32):
             columns=gpu_ms(lambda: columns(chunks, 0, 'cuda')), filter_probs=gpu_ms(lambda: filtered(lg, chunks, cols)),
             uniforms=gpu_ms(lambda: uniforms(cols['key'], cols['position'])), draw=gpu_ms(lambda: draw(probs, u)),
             sort_alone=gpu_ms(lambda: lg.sort(dim=-1, descending=True)), softmax_alone=gpu_ms(lambda: torch.softmax(lg, -1)),
-            whole=gpu_ms(lambda: llm.core.runner.sampler.sample_on_device(lg, chunks)), argmax=gpu_ms(lambda: lg.argmax(-1)))
+            whole_graphed=gpu_ms(lambda: sampler.sample_on_device(lg, chunks)), argmax=gpu_ms(lambda: lg.argmax(-1)))
+        graphed_tokens = sampler.sample_on_device(lg, chunks)
+        sampler.graphed, keep = None, sampler.graphed
+        res['stages_ms'][f'{bs}/{name}'].update(whole_eager=gpu_ms(lambda: sampler.sample_on_device(lg, chunks)),
+                                                graphed_equals_eager=bool(torch.equal(graphed_tokens, sampler.sample_on_device(lg, chunks))))
+        sampler.graphed = keep
         print(bs, name, res['stages_ms'][f'{bs}/{name}'], flush=True)
 print(json.dumps(res, indent=1))
 if os.environ.get('OUT'): Path(os.environ['OUT'], 'sampling-gpu.json').write_text(json.dumps(res, indent=1))

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
-           'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'decode_attention_op', 'CompiledDecoder',
-           'build_runner', 'warm_up_shapes']
+           'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'decode_attention_op',
+           'CompiledDecoder', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import time
@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype, write_kv, decode_attention, short_rows
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
-from .sampler import Sampler, StepResult
+from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model
 from .model import Attention, packs
 
@@ -256,6 +256,44 @@ class CUDAGraphMixed:
         g.replay()
         return out[:x.logits_rows.shape[0]]
 
+# %% ../nbs/06b_runner.ipynb #f0e73ca5
+class GraphedDraws:
+    "On a GPU: the sampled rows' filter and draw as CUDA graphs per (row bucket, filter set), replayed with padding."
+    def __init__(self, vocab_size: int, max_rows: int, device, capture: bool = True):
+        self.sizes, self.capture = graph_batch_sizes(max_rows), capture
+        if self.sizes[-1] < max_rows: self.sizes.append(max_rows)
+        n = self.sizes[-1]
+        self.logits = torch.zeros(n, vocab_size, device=device)
+        self.table = torch.tensor([[1.0, 1.0, 0.0, 0.0, 0.5]], dtype=torch.float64, device=device).repeat(n, 1)   # valid settings in every row
+        self.graphs, self.pool = {}, None
+
+    def _draw(self, bs: int, truncate: bool, use_min_p: bool) -> torch.Tensor:
+        t = self.table[:bs]
+        probs = filter_probs(self.logits[:bs], t[:, 0].float(), t[:, 3].long(), t[:, 1].float(), t[:, 2].float(), truncate, use_min_p, normalize=False)
+        return draw(probs, t[:, 4])
+
+    def graph(self, bs: int, truncate: bool, use_min_p: bool) -> tuple:
+        "The (graph, output) of a bucket and filter set, captured on first use."
+        if (bs, truncate, use_min_p) not in self.graphs:
+            with torch.inference_mode():
+                g, out, self.pool = capture_graph(lambda: self._draw(bs, truncate, use_min_p), self.pool)
+            self.graphs[bs, truncate, use_min_p] = (g, out)
+        return self.graphs[bs, truncate, use_min_p]
+
+    def warm(self, truncate: bool, use_min_p: bool = False):
+        "Capture every bucket of a filter set now (largest first, so the smaller ones reuse its memory)."
+        for bs in reversed(self.sizes): self.graph(bs, truncate, use_min_p)
+
+    def __call__(self, logits: torch.Tensor, table: torch.Tensor, truncate: bool, use_min_p: bool) -> torch.Tensor:
+        "One token per row of `logits` with the settings in `table` (`06a`'s `columns`): copy in, replay, copy the real rows out."
+        n = logits.shape[0]
+        bs = next(b for b in self.sizes if b >= n)
+        self.logits[:n].copy_(logits); self.table[:n].copy_(table)
+        if not self.capture: return self._draw(bs, truncate, use_min_p)[:n]
+        g, out = self.graph(bs, truncate, use_min_p)
+        g.replay()
+        return out[:n].clone()   # the next replay overwrites `out`
+
 # %% ../nbs/06b_runner.ipynb #d3ed0dc4
 @torch.library.custom_op('nano_serve::decode_attention', mutates_args=('kv',))
 def decode_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv: torch.Tensor, layer: int, slots: torch.Tensor,
@@ -327,7 +365,11 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     elif dev.type == 'cpu' and packs(dt):
         model.prepack_linears()   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile: graphs = CompiledDecoder(model, cache, num_blocks)   # opt-in (above); checked by EngineCore before anything loads
-    return ModelRunner(model, cache, Sampler(seed), attend, swap, graphs, mixed)
+    sampler = Sampler(seed)
+    if graphs is not None and dev.type == 'cuda':   # sampling replays graphs too: the usual filter sets captured now, with the decode graphs
+        sampler.graphed = GraphedDraws(cfg.vocab_size, max_num_seqs, dev)
+        for truncate in (True, False): sampler.graphed.warm(truncate)
+    return ModelRunner(model, cache, sampler, attend, swap, graphs, mixed)
 
 # %% ../nbs/06b_runner.ipynb #9102991b
 def warm_up_shapes(block_size: int, kv_heads: int, device) -> list[list[int]]:

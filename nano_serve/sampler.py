@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['M32', 'apply_penalties', 'filter_probs', 'uniforms', 'draw', 'request_key', 'TokenLogprobs', 'StepResult',
-           'accept_draft', 'rejection_sample_on_device', 'rejection_sample', 'columns', 'filtered', 'Sampler']
+           'accept_draft', 'rejection_sample_on_device', 'rejection_sample', 'columns', 'filters', 'filtered',
+           'Sampler']
 
 # %% ../nbs/06a_sampler.ipynb #b77f704a
 import itertools, time
@@ -134,13 +135,16 @@ def columns(chunks: list[Chunk], engine_seed: int, device, repeat: int = 1, stre
     pos = np.array([c.start + len(c.token_ids) for c in chunks for _ in range(repeat)], dtype=np.int64)
     f = torch.tensor([(p.temperature, p.top_p, p.min_p, p.top_k) for p in ps], dtype=torch.float64)
     f = torch.cat([f, uniforms(key, pos, stream)[:, None]], 1).to(device, non_blocking=True)   # one copy to the device
-    return dict(temperature=f[:, 0].float(), top_p=f[:, 1].float(), min_p=f[:, 2].float(), top_k=f[:, 3].long(), u=f[:, 4], key=key, position=pos)
+    return dict(temperature=f[:, 0].float(), top_p=f[:, 1].float(), min_p=f[:, 2].float(), top_k=f[:, 3].long(), u=f[:, 4],
+                table=f, key=key, position=pos)
+
+def filters(chunks: list[Chunk]) -> tuple[bool, bool]:
+    "(truncate, use_min_p): whether any row needs top-k/top-p, or min-p (known on the host: no device sync)."
+    return any(c.params.top_k > 0 or c.params.top_p < 1 for c in chunks), any(c.params.min_p > 0 for c in chunks)
 
 def filtered(logits: torch.Tensor, chunks: list[Chunk], cols: dict, normalize: bool = True) -> torch.Tensor:
-    "`filter_probs` of `logits`' rows with the settings in `cols` (the chunks only say which filters any row needs: no device sync)."
-    p = [c.params for c in chunks]
-    return filter_probs(logits, cols['temperature'], cols['top_k'], cols['top_p'], cols['min_p'],
-                        truncate=any(x.top_k > 0 or x.top_p < 1 for x in p), use_min_p=any(x.min_p > 0 for x in p), normalize=normalize)
+    "`filter_probs` of `logits`' rows with the settings in `cols`."
+    return filter_probs(logits, cols['temperature'], cols['top_k'], cols['top_p'], cols['min_p'], *filters(chunks), normalize=normalize)
 
 from .scheduler import SamplingParams
 _cs = [Chunk('a', (1, 2, 3), 0, [0], True, SamplingParams(temperature=0.5, top_k=3, seed=9), False),
@@ -156,6 +160,7 @@ class Sampler:
         self.seed = seed
         self.constraints = constraints   # a `Constraints` (06f_structured): grammar masks for requests that asked for them
         self.draft_probs: dict[str, torch.Tensor] = {}   # a draft model's q for its latest draft per request (06g_speculative)
+        self.graphed = None   # on a GPU, the runner's `GraphedDraws` (06b_runner): the filter and the draw replayed as one graph
 
     def release(self, request_id: str):
         "Forget a finished request's grammar and draft probabilities."
@@ -168,8 +173,9 @@ class Sampler:
         rand = [i for i, c in enumerate(chunks) if not c.params.greedy]
         if rand:
             sampled = [chunks[i] for i in rand]
-            cols = columns(sampled, self.seed, logits.device)
-            drawn = draw(filtered(logits[rand] if len(rand) < len(chunks) else logits, sampled, cols, normalize=False), cols['u'])
+            cols, rows = columns(sampled, self.seed, logits.device), logits[rand] if len(rand) < len(chunks) else logits
+            if self.graphed is not None and rows.is_cuda: drawn = self.graphed(rows, cols['table'], *filters(sampled))
+            else: drawn = draw(filtered(rows, sampled, cols, normalize=False), cols['u'])
             tokens = drawn if len(rand) == len(chunks) else tokens.index_copy(0, torch.tensor(rand, device=logits.device), drawn)
         return tokens
 
