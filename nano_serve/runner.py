@@ -40,8 +40,8 @@ def table_array(tables: list) -> np.ndarray:
     return out
 
 def prepare_inputs(chunks: list[Chunk], block_size: int, device, last_rows: dict[str, int] | None = None,
-                   tables: np.ndarray | None = None) -> ModelInputs:
-    "Flatten a batch's chunks (block `tables` as one array, else built from theirs) into model inputs: numpy, then one copy to the device."
+                   tables: np.ndarray | None = None, token_rows: bool = False) -> ModelInputs:
+    "Flatten a batch's chunks (block `tables` as one array, else built from theirs) into model inputs: numpy, then one copy to the device; `token_rows`: each token a row of its own."
     if tables is None: tables = table_array([c.block_table for c in chunks])
     ids, starts, qlens, rows, dst, src, q = [], [], [], [], [], [], 0
     for c in chunks:
@@ -55,6 +55,8 @@ def prepare_inputs(chunks: list[Chunk], block_size: int, device, last_rows: dict
     which = np.repeat(np.arange(len(chunks)), qlens)                 # each token's chunk
     pos = np.arange(q) + np.repeat(starts - qloc[:-1], qlens)        # its chunk's start plus its offset in the chunk
     slots = tables[which, pos // block_size].astype(np.int64) * block_size + pos % block_size
+    if token_rows:   # each token attends to its own prefix as a one-token "request" of its chunk's table (06b: verification steps)
+        tables, qlens, qloc, ends = tables[which], np.ones(q, np.int64), np.arange(q + 1), pos + 1
     parts = (np.array(ids, np.int64), pos, slots, tables.ravel(), ends, qloc, np.array(rows + dst + src, np.int64))
     flat = torch.from_numpy(np.concatenate(parts).astype(np.int64, copy=False))
     if torch.device(device).type == 'cuda': flat = flat.pin_memory()
@@ -92,7 +94,7 @@ class ModelRunner:
         copy_blocks(self.cache, self.swap_cache, batch.swap_out)
         copy_blocks(self.swap_cache, self.cache, batch.swap_in)
         if not batch.chunks: return None
-        x = prepare_inputs(batch.chunks, self.cache.block_size, self.device, self.last_rows, batch.block_tables)
+        x = prepare_inputs(batch.chunks, self.cache.block_size, self.device, self.last_rows, batch.block_tables, self.token_rows(batch))
         if x.holes is not None:   # tokens the previous step sampled, which the host has not seen: from its device output
             if self.shard.rank == 0: x.input_ids[x.holes[0]] = self.last_tokens[x.holes[1]]
             if self.shard.size > 1: dist.broadcast(x.input_ids, 0, group=self.shard.group)   # only rank 0 sampled them
@@ -100,6 +102,12 @@ class ModelRunner:
             if g is not None and g.fits(x): return g.run(x)
         attn = PagedAttention(self.cache, x.meta, self.attend) if self.attend else PagedAttention(self.cache, x.meta)
         return self.model.compute_logits(self.model(x.input_ids, x.positions, attn)[x.logits_rows])
+
+    def token_rows(self, batch: ScheduledBatch) -> bool:
+        "Whether a step is verification only (decode chunks, some drafted) and small enough to run as decode rows in a decode graph."
+        sizes = getattr(self.graphs, 'sizes', None)
+        return sizes is not None and any(c.draft for c in batch.chunks) and sum(len(c.token_ids) for c in batch.chunks) <= sizes[-1] \
+            and all(c.sample and len(c.token_ids) == 1 + len(c.draft) for c in batch.chunks)
 
 # %% ../nbs/06b_runner.ipynb #2af26235
 @dataclass
