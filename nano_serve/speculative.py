@@ -128,8 +128,8 @@ assert _o.propose([1, 2, 3], limit=2) == (4, 5) and _o.propose([9, 9]) == () and
 # %% ../nbs/06g_speculative.ipynb #cd8daa29
 class SpeculationGate:
     "Drafting on or off, per batch-size bucket, by which gives more tokens per second per request; the loser is retried now and then."
-    def __init__(self, explore: int = 20, window: int = 8, warm: int = 3):
-        self.explore, self.window, self.warm = explore, window, warm
+    def __init__(self, explore: int = 20, window: int = 8, warm: int = 3, margin: float = 1.05):
+        self.explore, self.window, self.warm, self.margin = explore, window, warm, margin   # margin: drafting must win by this much
         self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> (tokens per request, seconds) of recent steps
         self.yields: dict[int, deque] = {}                 # bucket -> tokens per request drafting gave (drafted steps) or would have (`Hindsight`)
         self.checked: dict[int, int] = {}                  # bucket -> guesses checked in hindsight since its last retry was due
@@ -149,7 +149,7 @@ class SpeculationGate:
         self.steps[b] = n = self.steps.get(b, 0) + 1
         on, off = (len(self.seen.get((b, x), ())) for x in (True, False))
         if on < self.warm or off < self.warm: return on < self.warm          # measure both first: on, then off
-        best = self.rate(b, True) >= self.rate(b, False)
+        best = self.rate(b, True) >= self.margin * self.rate(b, False)
         if best != self.winner.get(b): self.winner[b], self.every[b], self.due[b] = best, self.explore, n + self.explore
         if self.retrying.get(b): self.retrying[b] -= 1; return not best
         if n < self.due[b]: return best
