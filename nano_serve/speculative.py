@@ -128,20 +128,19 @@ assert _o.propose([1, 2, 3], limit=2) == (4, 5) and _o.propose([9, 9]) == () and
 # %% ../nbs/06g_speculative.ipynb #cd8daa29
 class SpeculationGate:
     "Drafting on or off, per batch-size bucket, by which gives more tokens per second per request; the loser is retried now and then."
-    def __init__(self, explore: int = 20, window: int = 8, warm: int = 3, margin: float = 1.05):
-        self.explore, self.window, self.warm, self.margin = explore, window, warm, margin   # margin: drafting must win by this much
+    def __init__(self, explore: int = 20, window: int = 8, warm: int = 3):
+        self.explore, self.window, self.warm = explore, window, warm
         self.seen: dict[tuple[int, bool], deque] = {}     # (bucket, on) -> (tokens per request, seconds) of recent steps
-        self.yields: dict[int, deque] = {}                 # bucket -> tokens per request drafting gave (drafted steps) or would have (`Hindsight`)
-        self.checked: dict[int, int] = {}                  # bucket -> guesses checked in hindsight since its last retry was due
-        self.steps, self.winner, self.every, self.due = {}, {}, {}, {}   # per bucket: steps, last winner, retry interval, next retry
+        self.hindsight: dict[int, deque] = {}              # bucket -> tokens per request drafting would have given (`Hindsight`)
+        self.checked: dict[int, int] = {}                  # bucket -> guesses checked in hindsight since its last retry
+        self.steps, self.winner, self.every, self.due, self.last = {}, {}, {}, {}, {}   # per bucket: steps, winner, retry interval, next and last retry
         self.retrying: dict[int, int] = {}                 # per bucket: retry steps still to run
 
     def rate(self, b: int, on: bool) -> float:
-        "Tokens per second per request in bucket `b` with drafting `on`: recent steps' tokens over their seconds (the slowest step left out)."
+        "Tokens per second per request over the recent steps of bucket `b` with drafting `on`, the slowest step left out."
         s = sorted(self.seen[b, on], key=lambda x: x[1])
         s = s[:-1] if len(s) > 2 else s
-        tokens = list(self.yields[b]) if on else [t for t, _ in s]
-        return sum(tokens) / len(tokens) / (sum(x for _, x in s) / len(s))
+        return sum(t for t, _ in s) / sum(x for _, x in s)
 
     def decide(self, batch: int) -> bool:
         "Whether the next step, with `batch` running requests, drafts."
@@ -149,27 +148,29 @@ class SpeculationGate:
         self.steps[b] = n = self.steps.get(b, 0) + 1
         on, off = (len(self.seen.get((b, x), ())) for x in (True, False))
         if on < self.warm or off < self.warm: return on < self.warm          # measure both first: on, then off
-        best = self.rate(b, True) >= self.margin * self.rate(b, False)
-        if best != self.winner.get(b): self.winner[b], self.every[b], self.due[b] = best, self.explore, n + self.explore
+        best = self.rate(b, True) >= self.rate(b, False)
+        if best != self.winner.get(b): self.winner[b], self.every[b], self.due[b], self.last[b] = best, self.explore, n + self.explore, n
         if self.retrying.get(b): self.retrying[b] -= 1; return not best
+        if not best and self.checked.get(b, 0) >= self.window:   # off, and guesses were checked in hindsight since the last retry
+            drafted = sum(t for t, _ in self.seen[b, True]) / len(self.seen[b, True])
+            if sum(self.hindsight[b]) / len(self.hindsight[b]) > 1.2 * drafted:   # they come true more often than when drafting was measured:
+                if n >= self.last[b] + self.explore: self.due[b] = n                # retry now
+            elif n >= self.due[b]:                                                  # nothing new: retry only rarely
+                self.checked[b], self.due[b] = 0, n + 16 * self.explore
+                return best
         if n < self.due[b]: return best
-        if not best and self.checked.pop(b, 0) >= self.window and self.every[b] < 16 * self.explore:
-            self.every[b] = 16 * self.explore; self.due[b] = n + self.every[b]   # hindsight says what drafting yields: retry its cost rarely
-            return best
         self.every[b] = min(2 * self.every[b], 16 * self.explore); self.due[b] = n + self.every[b]   # retry the loser, then back off
-        self.retrying[b] = self.warm - 1
+        self.retrying[b], self.last[b], self.checked[b] = self.warm - 1, n, 0
         return not best
 
     def observe(self, batch: int, on: bool, seconds: float, tokens: int):
         "Record a step without prefill work: `batch` requests got `tokens` tokens in `seconds`, drafting `on`."
-        b = batch.bit_length()
-        self.seen.setdefault((b, on), deque(maxlen=self.window)).append((tokens / batch, seconds))
-        if on: self.yields.setdefault(b, deque(maxlen=2 * self.window)).append(tokens / batch)
+        self.seen.setdefault((batch.bit_length(), on), deque(maxlen=self.window)).append((tokens / batch, seconds))
 
     def expect(self, batch: int, tokens: int):
         "Record a guess checked in hindsight: drafting would have given one request of a `batch`-request step `tokens` tokens."
         b = batch.bit_length()
-        self.yields.setdefault(b, deque(maxlen=2 * self.window)).append(tokens)
+        self.hindsight.setdefault(b, deque(maxlen=2 * self.window)).append(tokens)
         self.checked[b] = self.checked.get(b, 0) + 1
 
 # %% ../nbs/06g_speculative.ipynb #3c297e99
