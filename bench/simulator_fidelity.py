@@ -35,7 +35,9 @@ PRESETS = {
                 calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(300, rate=12, prompt_len=(64, 2048), output_len=(16, 256), seed=5)],
                 workloads={
                     'steady': lambda: poisson_trace(600, rate=15, prompt_len=(128, 2048), output_len=(32, 256), seed=11),
-                    'bursty': lambda: bursty_trace(600, rate=15, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12)}),
+                    'bursty': lambda: bursty_trace(600, rate=15, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12),
+                    # arrivals faster than the engine serves them: a queue builds, and TTFT is mostly waiting
+                    'saturating': lambda: poisson_trace(1500, rate=150, prompt_len=(128, 2048), output_len=(32, 256), seed=14)}),
 }
 KEYS = ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')
 
