@@ -348,8 +348,9 @@ class CompiledDecoder:
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
                  max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0,
-                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0, cpu_compile: bool = False) -> ModelRunner:
-    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs (sized for `draft_tokens` a request) or the compiled CPU decode step, and runner."
+                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0, cpu_compile: bool = False,
+                 graphed_sampling: bool = True) -> ModelRunner:
+    "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs (sized for `draft_tokens` a request; the sampler's too, if `graphed_sampling`) or the compiled CPU decode step, and runner."
     quantize_model(model, quantization)
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
     if dev.type == 'cuda' and quantization is None and dt in (torch.bfloat16, torch.float16):
@@ -374,7 +375,7 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
         model.prepack_linears()   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile: graphs = CompiledDecoder(model, cache, num_blocks)   # opt-in (above); checked by EngineCore before anything loads
     sampler = Sampler(seed)
-    if graphs is not None and dev.type == 'cuda':   # sampling replays graphs too: the usual filter sets captured now, with the decode graphs
+    if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
         sampler.graphed = GraphedDraws(cfg.vocab_size, max_num_seqs, dev)
         for truncate in (True, False): sampler.graphed.warm(truncate)
     return ModelRunner(model, cache, sampler, attend, swap, graphs, mixed)

@@ -36,7 +36,7 @@ class DraftModel:
         self.k, self.max_model_len, self.seed, self.adaptive = num_tokens, max_model_len, seed, adaptive   # adaptive: length follows acceptance
         # on a GPU its single-token steps replay CUDA graphs, like the target's decode steps (06b_runner)
         self.runner = build_runner(model, num_blocks, block_size, max_num_seqs=max_num_seqs, max_model_len=max_model_len,
-                                   enforce_eager=enforce_eager, quantization=quantization)
+                                   enforce_eager=enforce_eager, quantization=quantization, graphed_sampling=False)   # (`_pick` draws eagerly)
         self.allocator = BlockAllocator(num_blocks, block_size, enable_prefix_caching=False)
         self.fed: dict[str, list[int]] = {}          # per request: the tokens whose K/V the draft cache holds, in order
         self.probs: dict[str, torch.Tensor] = {}     # per sampled request: q of its latest draft, [k, vocab] (the sampler reads it)
