@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['log', 'ToCore', 'FromCore', 'NewRequest', 'Finish', 'Snapshot', 'Shutdown', 'Ready', 'Deltas', 'MetricsReply',
            'Fatal', 'describe', 'engine_core_class', 'metrics_reply', 'error_deltas', 'CoreLoop', 'run_core',
-           'EngineDeadError', 'CoreHandle', 'EngineClient']
+           'EngineDeadError', 'CoreHandle', 'EngineClient', 'LaunchedCore', 'fork_is_safe', 'launch_core']
 
 # %% ../nbs/07_core.ipynb #646a7d1e
-import asyncio, itertools, logging, multiprocessing, os, signal, tempfile, time, traceback
+import asyncio, itertools, logging, multiprocessing, os, signal, sys, tempfile, time, traceback
 from dataclasses import dataclass
 import msgspec, torch, zmq, zmq.asyncio
 from fastcore.basics import patch
@@ -168,7 +168,8 @@ def run_core(engine_args: dict, to_core: list[str], from_core: list[str]):
     "Entry point of the engine-core process: one PULL fed by every client, one PUSH back to each."
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C reaches the whole group: the server decides when we stop
-    logging.basicConfig(level=engine_args.pop('log_level', 'WARNING'), format='%(asctime)s %(levelname)s nano_serve.core: %(message)s')
+    logging.basicConfig(level=engine_args.pop('log_level', 'WARNING'), format='%(asctime)s %(levelname)s nano_serve.core: %(message)s',
+                        force=True)           # a forked core inherits the server's logging: its own format and level instead
     ctx = zmq.Context()
     pull, pushes = ctx.socket(zmq.PULL), [ctx.socket(zmq.PUSH) for _ in from_core]
     for a in to_core: pull.connect(a)                 # a client that starts later is connected to already: zmq retries
@@ -241,19 +242,37 @@ def _watch(self: EngineClient, sentinel: int):
     loop.add_reader(sentinel, self._on_death)
     self.reader = loop.create_task(self._receive())
 
-@patch
-async def start(self: EngineClient, ready_timeout: float = 900):
-    "Spawn the core process (with room for `clients` service processes) and wait until it is ready; returns self."
-    self.tmp = tempfile.TemporaryDirectory(prefix='nano-serve-')
-    to_core, from_core = ([f'ipc://{self.tmp.name}/{kind}-{i}' for i in range(self.clients)] for kind in ('to-core', 'from-core'))
-    self._bind(to_core[0], from_core[0])
+@dataclass
+class LaunchedCore:
+    "A core process that is loading, and the socket addresses its clients will bind."
+    proc: multiprocessing.Process
+    to_core: list[str]
+    from_core: list[str]
+    tmp: tempfile.TemporaryDirectory
+
+def fork_is_safe() -> bool:
+    "Linux with a CPU build of torch: no CUDA state a child could inherit (call it before any thread starts)."
+    return sys.platform == 'linux' and torch.version.cuda is None and torch.version.hip is None
+
+def launch_core(engine_args: dict, clients: int = 1, method: str = 'spawn') -> LaunchedCore:
+    "Start the engine-core process (with room for `clients` service processes) by `method` ('spawn' or 'fork'); it loads while we go on."
+    tmp = tempfile.TemporaryDirectory(prefix='nano-serve-')
+    to_core, from_core = ([f'ipc://{tmp.name}/{kind}-{i}' for i in range(clients)] for kind in ('to-core', 'from-core'))
     from nano_serve.core import run_core    # by its module path: a spawned child imports it from there
     # a daemonic process may not start processes: with tensor parallelism the core starts its followers (06e_workers),
     # so it is not daemonic then; the parent-death signal and `shutdown` still end it with the server
-    tp = self.engine_args.get('tensor_parallel_size', 1) > 1
-    self.proc = multiprocessing.get_context('spawn').Process(target=run_core, args=(self.engine_args, to_core, from_core),
-                                                             name='nano-serve-core', daemon=not tp)
-    self.proc.start()
+    tp = engine_args.get('tensor_parallel_size', 1) > 1
+    proc = multiprocessing.get_context(method).Process(target=run_core, args=(dict(engine_args), to_core, from_core),
+                                                       name='nano-serve-core', daemon=not tp)
+    proc.start()
+    return LaunchedCore(proc, to_core, from_core, tmp)
+
+@patch
+async def start(self: EngineClient, launched: LaunchedCore | None = None, ready_timeout: float = 900):
+    "Bind to a launched core (or spawn one now) and wait until it is ready; returns self."
+    launched = launched or launch_core(self.engine_args, self.clients)
+    self.proc, self.tmp, to_core, from_core = launched.proc, launched.tmp, launched.to_core, launched.from_core
+    self._bind(to_core[0], from_core[0])
     msg = self.dec.decode(await _first_message(self.pull, self.proc, ready_timeout))
     if isinstance(msg, Fatal): raise RuntimeError(f'engine core failed to start: {msg.error}')
     self.limits, self.info, self.core_pid = msg.limits, msg.info, self.proc.pid

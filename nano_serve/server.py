@@ -20,7 +20,7 @@ from fastcore.basics import patch
 from .scheduler import SamplingParams, SCHEDULING_POLICIES, VICTIM_POLICIES
 from .allocator import EVICTION_POLICIES
 from .metrics import hardware_stats
-from .core import EngineClient
+from .core import EngineClient, launch_core, fork_is_safe
 from .service import APIError, Service, make_service, sampling_params, structured_spec, usage, chat_prompt, INLINE_CHARS
 from .tools import check_tools, tool_choice, tool_spec, tool_messages, tool_calls_of, auto_answer, call_format
 from .workers import free_port, die_with_parent
@@ -479,9 +479,13 @@ def main(argv=None):
     logging.basicConfig(level=args.log_level.upper(), format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     if args.api_server_count < 1: raise SystemExit('--api-server-count must be at least 1')
     name, io_loop, n = model_name(args), IOLoop.current(), args.api_server_count
-    tokenizer = tokenizer_of(args)
+    # first thing, while this process has no thread, zmq context or CUDA state (07_core): the core loads the model
+    # while we load the tokenizer
+    core = launch_core(engine_args(args), n, 'fork' if fork_is_safe() else 'spawn')
+    try: tokenizer = tokenizer_of(args)
+    except BaseException: core.proc.kill(); raise
     engine = EngineClient(engine_args(args), tokenizer, args.max_waiting, clients=n)
-    try: io_loop.run_sync(engine.start)
+    try: io_loop.run_sync(lambda: engine.start(core))
     except Exception as e: log.error('%s', e); raise SystemExit(1)
     svc = make_service(engine, tokenizer, name, args.api_key, args.max_body_mb)
     server = listen(args, svc, engine, io_loop, dashboard=not args.no_dashboard)
