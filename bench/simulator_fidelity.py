@@ -13,6 +13,14 @@
 3. With `--in-process` (CPU): the cost model is also fitted the old way, on an in-process `LLM` serving the same
    calibration phases (`calibrate`), and every workload is predicted with both fits.
 4. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
+
+Every simulation applies the server's admission limit (`--max-waiting`, 256 unless `--server-args` sets it): a request
+that arrives while that many wait for their first token is refused, as the server answers 429.
+
+    python bench/simulator_fidelity.py --resimulate bench/results/simulator-fidelity-gpu-saturating.json [--output-json ...]
+
+predicts each workload of a committed result again with its saved cost model (no server, no GPU): how a change to
+the simulator moves the errors against the same measured runs.
 """
 import argparse, json, os, shlex, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -32,7 +40,10 @@ PRESETS = {
                     'bursty': lambda: bursty_trace(48, rate=1.5, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12),
                     'long-prompt': lambda: poisson_trace(20, rate=0.5, prompt_len=(800, 1500), output_len=(8, 24), seed=13)}),
     'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000, clients=4,
-                calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(300, rate=12, prompt_len=(64, 2048), output_len=(16, 256), seed=5)],
+                # a saturated phase too (arrivals far faster than service, another seed than the workload's): full batches
+                # at long contexts, the regime a fit on lighter phases extrapolated to (2026-11-29: TPOT +99%)
+                calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(900, rate=150, prompt_len=(128, 2048), output_len=(32, 256), seed=6),
+                                                                     poisson_trace(300, rate=12, prompt_len=(64, 2048), output_len=(16, 256), seed=5)],
                 workloads={
                     'steady': lambda: poisson_trace(600, rate=15, prompt_len=(128, 2048), output_len=(32, 256), seed=11),
                     'bursty': lambda: bursty_trace(600, rate=15, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12),
@@ -47,7 +58,27 @@ def cpu_name() -> str:
     return out.split('Model name:')[1].split('\n')[0].strip() if 'Model name:' in out else 'unknown CPU'
 
 
-def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, clients: int) -> tuple[StepCost, dict]:
+def max_waiting_of(server_args: str) -> int:
+    "The server's admission limit: `--max-waiting` in its flags, or the server's default."
+    args = shlex.split(server_args)
+    return int(args[args.index('--max-waiting') + 1]) if '--max-waiting' in args else 256
+
+
+def resimulate(path: str) -> dict:
+    "Predict each workload of a committed result again with its saved cost model; the result with new predictions and errors."
+    res = json.loads(Path(path).read_text())
+    pre, fields = PRESETS[res['preset']], set(StepCost.__dataclass_fields__)
+    cost, wait = StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), max_waiting_of(res['server_args'])
+    for name, w in res['workloads'].items():
+        sim = simulate(pre['workloads'][name](), cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), wait)
+        pred = sim.summary()
+        w['predicted'], w['error'], w['sim_wall_s'] = pred, fidelity(pred, w['measured']), sim.wall_s
+        print(name, {k: f'{v:+.1%}' for k, v in w['error'].items()}, 'refused: measured', w['measured'].get('failed'), 'predicted', pred['refused'])
+    res['resimulated'] = f'predictions redone with max_waiting={wait} ({time.strftime("%Y-%m-%d")})'
+    return res
+
+
+def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, clients: int, max_waiting: int) -> tuple[StepCost, dict]:
     "Serve each trace of `phases` in turn, fit the cost model on the steps the server logged meanwhile, and the request latency on the last phase's TTFT."
     before = len(read_step_log(log))
     t0 = time.time()
@@ -55,7 +86,7 @@ def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, client
     records = read_step_log(log)[before:]
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
-    sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits)).summary()
+    sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), max_waiting).summary()
     cost = cost.with_latency(last['median_ttft_ms'], sim['median_ttft_ms'])
     return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0}
 
@@ -67,8 +98,14 @@ def main():
     p.add_argument('--in-process', action='store_true', help='also fit in-process (the old way) and predict with both fits')
     p.add_argument('--clients', type=int, default=None, help="client processes that send the traces (replay; the preset's: 1 on the CPU, 4 on a GPU)")
     p.add_argument('--server-args', default='', help='more nano_serve_server flags (a GPU: --model FOLDER --device cuda)')
+    p.add_argument('--resimulate', default=None, help='a committed result: predict its workloads again with its saved cost model (no server)')
     a = p.parse_args()
+    if a.resimulate:
+        text = json.dumps(resimulate(a.resimulate), indent=1)
+        if a.output_json: Path(a.output_json).write_text(text + '\n')
+        return
     pre = PRESETS[a.preset]
+    wait = max_waiting_of(a.server_args)
     a.clients = a.clients or pre['clients']
     limits, blocks = pre['limits'], pre['blocks']
     names = a.workloads.split(',') if a.workloads else list(pre['workloads'])
@@ -98,7 +135,7 @@ def main():
         base = f'http://127.0.0.1:{port}'
         wait_ready(base, srv, timeout=600)
         replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=clients)    # warm-up
-        costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, clients)
+        costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, clients, wait)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', res['cost'], flush=True)
         for name in names:
@@ -106,7 +143,7 @@ def main():
             real = replay(base + '/v1', trace, clients=clients)
             w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))}}
             for fit, cost in costs.items():
-                sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
+                sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits), wait)
                 pred = sim.summary()
                 key = '' if fit == 'server' else '_in_process'
                 w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, fidelity(pred, real), sim.wall_s

@@ -163,18 +163,20 @@ def make_scheduler(num_blocks: int, block_size: int = 16, max_num_seqs: int = 64
     return Scheduler(alloc, max_num_seqs, max_num_batched_tokens, make_policy(scheduling_policy), preemption, max_model_len,
                      victim=make_victim(preemption_victim))
 
-def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) -> SimResult:
-    "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times."
+def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, max_waiting: int | None = None) -> SimResult:
+    "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times (`max_waiting`: the server's admission limit)."
     t_start, res, sched = time.perf_counter(), SimResult(), scheduler
     pending, clock, i, live = sorted(trace, key=lambda r: r.arrival), 0.0, 0, {}   # live: request id -> [Request, first token time]
+    unstarted = 0                                         # admitted, no token yet: what the server's admission control counts
     while i < len(pending) or sched.has_unfinished():
         while i < len(pending) and pending[i].arrival <= clock:
             t, base = pending[i], i * 7919 % 50000
-            req = Request(f's{i}', tuple(range(base, base + t.prompt_len)),   # distinct prompts: no accidental prefix hits
-                          SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True), tenant=t.tenant, arrival_time=t.arrival)
-            try: sched.add(req); live[req.request_id] = [req, None]
-            except ValueError: res.refused += 1
             i += 1
+            if max_waiting is not None and unstarted >= max_waiting: res.refused += 1; continue   # 429
+            req = Request(f's{i - 1}', tuple(range(base, base + t.prompt_len)),   # distinct prompts: no accidental prefix hits
+                          SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True), tenant=t.tenant, arrival_time=t.arrival)
+            try: sched.add(req); live[req.request_id] = [req, None]; unstarted += 1
+            except ValueError: res.refused += 1
         if not sched.has_unfinished():
             clock = max(clock, pending[i].arrival); continue
         batch = sched.schedule()
@@ -186,7 +188,7 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler) ->
         seen = clock + cost.request_latency              # when the client sees this step's tokens
         for req in sched.update(batch, {c.request_id: [7] for c in batch.chunks if c.sample}):
             entry = live[req.request_id]
-            if entry[1] is None: entry[1] = seen
+            if entry[1] is None: entry[1] = seen; unstarted -= 1
             if req.finished:
                 del live[req.request_id]
                 res.arrival.append(req.arrival_time); res.first_token.append(entry[1]); res.finish.append(seen)
