@@ -21,7 +21,7 @@ from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model
-from .model import Attention, packs
+from .model import Attention, packs, opaque_op
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -303,7 +303,6 @@ class GraphedDraws:
         return out[:n].clone()   # the next replay overwrites `out`
 
 # %% ../nbs/06b_runner.ipynb #d3ed0dc4
-@torch.library.custom_op('nano_serve::decode_attention', mutates_args=('kv',))
 def decode_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv: torch.Tensor, layer: int, slots: torch.Tensor,
                         blocks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     "One layer of a decode step as an opaque op: write its new K/V into `kv` (the whole `KVCache.data`) at `slots`, then attend."
@@ -311,8 +310,9 @@ def decode_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv: t
     write_kv(k_cache, v_cache, k, v, slots)
     return decode_attention(q, k_cache, v_cache, blocks, mask)
 
-@decode_attention_op.register_fake
-def _(q, k, v, kv, layer, slots, blocks, mask): return q.new_empty(q.shape)
+# `Tensor(a!) kv`: the op writes into `kv`, so torch.compile keeps it in place and orders it after earlier writes
+opaque_op('decode_attention(Tensor q, Tensor k, Tensor v, Tensor(a!) kv, int layer, Tensor slots, Tensor blocks, Tensor mask) -> Tensor',
+          decode_attention_op, lambda q, k, v, kv, layer, slots, blocks, mask: q.new_empty(q.shape), key='CPU')
 
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
