@@ -1,6 +1,5 @@
-import pytest
 """Faults on purpose: the engine core killed, the server stopped or killed, a 20 MB prompt, one request's processing failing."""
-import json, os, signal, socket, subprocess, sys, threading, time, urllib.request
+import json, os, signal, socket, threading, time, urllib.request
 
 import psutil, pytest
 from openai import APIError, InternalServerError

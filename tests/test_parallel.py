@@ -1,4 +1,3 @@
-import pytest
 """Tensor parallelism on the CPU (gloo): two ranks give one process's greedy tokens; a killed rank is named, not waited on."""
 import os, signal, time
 
