@@ -178,6 +178,7 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, ma
             try: sched.add(req); live[req.request_id] = [req, None]; unstarted += 1
             except ValueError: res.refused += 1
         if not sched.has_unfinished():
+            if i == len(pending): break                   # the last arrivals were all refused
             clock = max(clock, pending[i].arrival); continue
         batch = sched.schedule()
         if not batch:                                     # nothing fits now: only an arrival can change that
