@@ -64,16 +64,21 @@ def max_waiting_of(server_args: str) -> int:
     return int(args[args.index('--max-waiting') + 1]) if '--max-waiting' in args else 256
 
 
+def predict(trace, cost: StepCost, blocks: int, limits: dict, wait: int, measured: dict) -> tuple[dict, dict, float]:
+    "Simulate `trace` on `cost` with the server's limits: (predicted summary, errors against `measured`, seconds the simulation took)."
+    sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits), wait)
+    pred = sim.summary()
+    return pred, fidelity(pred, measured), sim.wall_s
+
+
 def resimulate(path: str) -> dict:
     "Predict each workload of a committed result again with its saved cost model; the result with new predictions and errors."
     res = json.loads(Path(path).read_text())
     pre, fields = PRESETS[res['preset']], set(StepCost.__dataclass_fields__)
     cost, wait = StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), max_waiting_of(res['server_args'])
     for name, w in res['workloads'].items():
-        sim = simulate(pre['workloads'][name](), cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), wait)
-        pred = sim.summary()
-        w['predicted'], w['error'], w['sim_wall_s'] = pred, fidelity(pred, w['measured']), sim.wall_s
-        print(name, {k: f'{v:+.1%}' for k, v in w['error'].items()}, 'refused: measured', w['measured'].get('failed'), 'predicted', pred['refused'])
+        w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait, w['measured'])
+        print(name, {k: f'{v:+.1%}' for k, v in w['error'].items()}, 'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
     res['resimulated'] = f'predictions redone with max_waiting={wait} ({time.strftime("%Y-%m-%d")})'
     return res
 
@@ -143,10 +148,9 @@ def main():
             real = replay(base + '/v1', trace, clients=clients)
             w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))}}
             for fit, cost in costs.items():
-                sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits), wait)
-                pred = sim.summary()
+                pred, err, secs = predict(trace, cost, blocks, limits, wait, real)
                 key = '' if fit == 'server' else '_in_process'
-                w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, fidelity(pred, real), sim.wall_s
+                w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, err, secs
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
     finally:

@@ -233,8 +233,8 @@ OPS = torch.library.Library('nano_serve', 'FRAGMENT')
 def opaque_op(schema: str, impl: Callable, fake: Callable, key: str = 'CompositeExplicitAutograd'):
     "Define `nano_serve::<schema>` with kernel `impl` and shape function `fake` (what torch.compile traces), once per process."
     name = schema.split('(')[0]
-    try: OPS.define(schema)
-    except RuntimeError: return     # defined already (a notebook that defines it and also imports this module)
+    if hasattr(torch.ops.nano_serve, name): return   # defined already (a notebook that defines it and also imports this module)
+    OPS.define(schema)
     OPS.impl(name, impl, key)
     torch.library.register_fake(f'nano_serve::{name}', fake, lib=OPS)
 

@@ -481,10 +481,11 @@ def main(argv=None):
     name, io_loop, n = model_name(args), IOLoop.current(), args.api_server_count
     # first thing, while this process has no thread, zmq context or CUDA state (07_core): the core loads the model
     # while we load the tokenizer
-    core = launch_core(engine_args(args), n, 'fork' if fork_is_safe() else 'spawn')
+    eargs = engine_args(args)
+    core = launch_core(eargs, n, 'fork' if fork_is_safe() else 'spawn')
     try: tokenizer = tokenizer_of(args)
     except BaseException: core.proc.kill(); raise
-    engine = EngineClient(engine_args(args), tokenizer, args.max_waiting, clients=n)
+    engine = EngineClient(eargs, tokenizer, args.max_waiting, clients=n)
     try: io_loop.run_sync(lambda: engine.start(core))
     except Exception as e: log.error('%s', e); raise SystemExit(1)
     svc = make_service(engine, tokenizer, name, args.api_key, args.max_body_mb)

@@ -170,10 +170,10 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, ma
     unstarted = 0                                         # admitted, no token yet: what the server's admission control counts
     while i < len(pending) or sched.has_unfinished():
         while i < len(pending) and pending[i].arrival <= clock:
-            t, base = pending[i], i * 7919 % 50000
+            t, base, rid = pending[i], i * 7919 % 50000, f's{i}'
             i += 1
             if max_waiting is not None and unstarted >= max_waiting: res.refused += 1; continue   # 429
-            req = Request(f's{i - 1}', tuple(range(base, base + t.prompt_len)),   # distinct prompts: no accidental prefix hits
+            req = Request(rid, tuple(range(base, base + t.prompt_len)),   # distinct prompts: no accidental prefix hits
                           SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True), tenant=t.tenant, arrival_time=t.arrival)
             try: sched.add(req); live[req.request_id] = [req, None]; unstarted += 1
             except ValueError: res.refused += 1
