@@ -372,7 +372,7 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
             mixed = CUDAGraphMixed(model, cache, attend, max_num_batched_tokens, max_num_seqs, width, num_blocks, graphs.pool,
                                    draft_tokens=draft_tokens)
     elif dev.type == 'cpu' and packs(dt):
-        model.prepack_linears()   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
+        model.prepack_linears(keep_rows=cpu_compile)   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile: graphs = CompiledDecoder(model, cache, num_blocks)   # opt-in (above); checked by EngineCore before anything loads
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
