@@ -49,8 +49,8 @@ class EngineCore:
         check_quantization(quantization, self.device, load_config(*resolve_model_source(model, load_format)) if quantization else None)
         self.quantization = quantization
         if tensor_parallel_size < 1: raise ValueError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
-        if cpu_compile and (self.device.type != 'cpu' or quantization or tensor_parallel_size > 1):   # 06b_runner's compiled decode step
-            raise ValueError("cpu_compile is for one CPU process with unquantized weights (a GPU has CUDA graphs instead)")
+        if cpu_compile and (self.device.type != 'cpu' or quantization not in (None, 'int8') or tensor_parallel_size > 1):   # 06b_runner's compiled decode step
+            raise ValueError("cpu_compile is for one CPU process with float or int8 weights (a GPU has CUDA graphs instead)")
         if draft and tensor_parallel_size > 1: raise ValueError("a draft model runs with tensor_parallel_size=1 only")
         self.followers = None    # with tensor_parallel_size > 1: ranks 1..N-1, each in its process (06e_workers)
         if tensor_parallel_size > 1:   # a clear error about the heads before any process starts

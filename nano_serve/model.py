@@ -228,7 +228,7 @@ class PackedLinear(nn.Module):
             return torch.ops.nano_serve.packed_linear(x, self.packed, self.bias, self.out_features)
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, 'none', [], '')
 
-def row_product(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+def row_product(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     "`F.linear` of one row written as a reduction, which inductor compiles into one vectorized pass over the weight."
     y = (weight * x[:, None, :]).sum(-1)
     return y if bias is None else y + bias

@@ -316,13 +316,15 @@ opaque_op('decode_attention(Tensor q, Tensor k, Tensor v, Tensor(a!) kv, int lay
 
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
-    def __init__(self, model, cache: KVCache, scratch_block: int):
+    def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.fn = torch.compile(self.step, dynamic=True, fullgraph=True)
         bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
-        with torch.inference_mode(), torch.fx.experimental._config.patch(use_duck_shape=False):   # so no tying, and
-            for n in (1, 2):   # one row and two, each with a two-block context (`fits` leaves one-block steps eager)
+        no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
+        constants = torch._dynamo.config.patch(specialize_float=True)          # (eps, scales) stay constants: else one restart, ~25 s
+        with torch.inference_mode(), no_tying, constants:
+            for n in rows:   # one row and two, each with a two-block context (`fits` leaves one-block steps eager)
                 meta = AttentionMetadata.build([[scratch_block] * 2] * n, [bs] * n, [bs + 1] * n, bs)
                 self.fn(*self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n))))
 
@@ -373,7 +375,8 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
                                    draft_tokens=draft_tokens)
     elif dev.type == 'cpu' and packs(dt):
         model.prepack_linears(keep_rows=cpu_compile)   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
-    if cpu_compile: graphs = CompiledDecoder(model, cache, num_blocks)   # opt-in (above); checked by EngineCore before anything loads
+    if cpu_compile:   # opt-in (above); checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
+        graphs = CompiledDecoder(model, cache, num_blocks, rows=(1,) if quantization else (1, 2))
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
         sampler.graphed = GraphedDraws(cfg.vocab_size, max_num_seqs, dev)
