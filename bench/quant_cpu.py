@@ -2,8 +2,8 @@
 
     python bench/quant_cpu.py [--out bench/results/quant-cpu.json] [--rounds 2]
 
-Per method (float32, bfloat16, int8, int4, float32 with an FP8 KV cache): perplexity on nbs/data/eval-english.txt; greedy tokens of twelve prompts against
-float32 (how many identical, where the first divergence falls); batch-1 decode tok/s (a 90-token prompt, 64 new tokens);
+Per method (float32, bfloat16, int8, int4, float32 with an FP8 KV cache; float32 and int8 with the compiled decode step): perplexity on nbs/data/eval-english.txt; greedy tokens of twelve prompts against
+float32 (how many identical, where the first divergence falls); batch-1 tok/s (a 90-token prompt, 64 new tokens; and the 63 after the first alone, the prefill left out);
 16 requests of 90 tokens in, 32 out, all at once (output tok/s, prefill included). Methods alternate within each round.
 """
 import argparse, json, subprocess, sys, time
@@ -19,7 +19,8 @@ PROMPTS = ['The capital of France is', 'def fibonacci(n):', 'Once upon a time', 
            'To make a cup of tea, first', 'import numpy as np\n', 'The largest planet in the solar system',
            'Dear Sir or Madam,', 'In 1969, humans', 'The recipe calls for', 'Q: What is 12 times 7?\nA:', 'Photosynthesis is']
 METHODS = [('float32', {}), ('bfloat16', {'dtype': 'bfloat16'}), ('int8', {'quantization': 'int8'}), ('int4', {'quantization': 'int4'}),
-           ('fp8 KV cache', {'kv_cache_dtype': 'fp8'})]
+           ('fp8 KV cache', {'kv_cache_dtype': 'fp8'}), ('float32 compiled', {'cpu_compile': True}),
+           ('int8 compiled', {'quantization': 'int8', 'cpu_compile': True})]
 
 
 def cpu() -> dict:
@@ -48,6 +49,9 @@ def measure(name: str, kw: dict, text_ids) -> dict:
     llm.generate(p, SamplingParams(temperature=0, max_tokens=8, ignore_eos=True), use_tqdm=False)
     t = time.perf_counter(); llm.generate(p, SamplingParams(temperature=0, max_tokens=64, ignore_eos=True), use_tqdm=False)
     out['bs1_tok_s'] = 64 / (time.perf_counter() - t)
+    t64 = time.perf_counter() - t
+    t = time.perf_counter(); llm.generate(p, SamplingParams(temperature=0, max_tokens=1), use_tqdm=False)
+    out['bs1_decode_tok_s'] = 63 / (t64 - (time.perf_counter() - t))   # the 63 tokens after the first: the prompt's prefill left out
     p16 = [[i + 10, 2, 3] * 30 for i in range(16)]
     t = time.perf_counter(); llm.generate(p16, SamplingParams(temperature=0, max_tokens=32, ignore_eos=True), use_tqdm=False)
     out['c16_out_tok_s'] = 16 * 32 / (time.perf_counter() - t)
@@ -56,23 +60,26 @@ def measure(name: str, kw: dict, text_ids) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--out', default=str(ROOT / 'bench/results/quant-cpu.json'))
-    ap.add_argument('--rounds', type=int, default=2); a = ap.parse_args()
+    ap.add_argument('--rounds', type=int, default=2)
+    ap.add_argument('--methods', default=','.join(n for n, _ in METHODS), help='comma-separated names from METHODS (float32 first: the others are compared to it)')
+    a = ap.parse_args()
+    methods = [(n, q) for n, q in METHODS if n in a.methods.split(',')]
     from nano_serve.model import load_tokenizer, resolve_model_source
     tok = load_tokenizer(*resolve_model_source(None, 'auto'))
     ids = torch.tensor(tok.encode((ROOT / 'nbs/data/eval-english.txt').read_text()))
     rounds = []
     for r in range(a.rounds):
-        rounds.append({name: measure(name, q, ids) for name, q in METHODS})
-        print({k: {m: round(v[m], 2) for m in ('perplexity', 'bs1_tok_s', 'c16_out_tok_s')} for k, v in rounds[-1].items()}, flush=True)
+        rounds.append({name: measure(name, q, ids) for name, q in methods})
+        print({k: {m: round(v[m], 2) for m in ('perplexity', 'bs1_tok_s', 'bs1_decode_tok_s', 'c16_out_tok_s')} for k, v in rounds[-1].items()}, flush=True)
     ref = rounds[0]['float32']['tokens']
-    for name, _ in METHODS:
+    for name, _ in methods:
         toks = rounds[0][name]['tokens']
         firsts = [next((i for i, (x, y) in enumerate(zip(a1, b1)) if x != y), None) for a1, b1 in zip(ref, toks)]
         rounds[0][name]['greedy_vs_float32'] = {'identical': sum(f is None for f in firsts), 'of': len(firsts), 'first_divergence': firsts}
     res = {'cpu': cpu(), 'date': time.strftime('%Y-%m-%d'), 'torch': torch.__version__, 'rounds': rounds,
            'command': 'python bench/quant_cpu.py'}
     Path(a.out).write_text(json.dumps(res, indent=1))
-    print({n: rounds[0][n]['greedy_vs_float32'] for n, _ in METHODS})
+    print({n: rounds[0][n]['greedy_vs_float32'] for n, _ in methods})
 
 
 if __name__ == '__main__': main()
