@@ -39,7 +39,7 @@ def check_quantization(method: str | None, device, config=None) -> None:
 
 # %% ../nbs/05b_quantization.ipynb #f3f5d923
 def interleave_rows(q: torch.Tensor) -> torch.Tensor:
-    "int8 `[N, K]` as `[N/4, K]` 32-bit words whose byte i is row 4j+i, kept as float32 bit patterns (see below why)."
+    "int8 `[N, K]` as `[N/4, K]` 32-bit words whose byte i is row 4j+i, held as float32 bit patterns (inductor loads float32 vectors fastest)."
     n, k = q.shape
     return q.view(n // 4, 4, k).transpose(1, 2).contiguous().view(torch.float32).view(n // 4, k)
 

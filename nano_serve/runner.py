@@ -324,7 +324,7 @@ class CompiledDecoder:
         no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
         constants = torch._dynamo.config.patch(specialize_float=True)          # (eps, scales) stay constants: else one restart, ~25 s
         with torch.inference_mode(), no_tying, constants:
-            for n in rows:   # one row and two, each with a two-block context (`fits` leaves one-block steps eager)
+            for n in rows:   # each row count with a two-block context (`fits` leaves one-block steps eager)
                 meta = AttentionMetadata.build([[scratch_block] * 2] * n, [bs] * n, [bs + 1] * n, bs)
                 self.fn(*self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n))))
 
