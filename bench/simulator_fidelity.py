@@ -93,7 +93,8 @@ def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, client
     cost = StepCost.fit(samples)
     sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), max_waiting).summary()
     cost = cost.with_latency(last['median_ttft_ms'], sim['median_ttft_ms'])
-    return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0}
+    return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0,
+                  'last_phase_ttft_ms': {'measured': last['median_ttft_ms'], 'simulated': sim['median_ttft_ms']}, 'step_samples': samples}
 
 
 def main():
@@ -142,11 +143,13 @@ def main():
         replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=clients)    # warm-up
         costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, clients, wait)
         res['cost'] = vars(costs['server']) | info
-        print('server cost model', res['cost'], flush=True)
+        print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
         for name in names:
             trace = pre['workloads'][name]()
+            before = len(read_step_log(log))
             real = replay(base + '/v1', trace, clients=clients)
-            w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))}}
+            w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))},
+                                          'step_samples': samples_from_records(read_step_log(log)[before:])}   # the steps as served: the cost model's residuals
             for fit, cost in costs.items():
                 pred, err, secs = predict(trace, cost, blocks, limits, wait, real)
                 key = '' if fit == 'server' else '_in_process'
