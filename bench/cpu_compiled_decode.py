@@ -1,6 +1,6 @@
 """Issue 13: the CPU decode step as one `torch.compile` graph (`cpu_compile=True`, 06b_runner) against the eager step, interleaved.
 
-    python bench/cpu_compiled_decode.py [--rounds 6]
+    python bench/cpu_compiled_decode.py [--rounds 6] [--quantization int8]
 
 One engine on the bundled model with `cpu_compile=True`; its runner's `CompiledDecoder` is switched in and out between
 rounds of 8 steps, so both ways run in one process, on one cache, alternating (this machine's neighbours share its
@@ -13,8 +13,10 @@ from nano_serve.engine import LLM, SamplingParams
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0]); ap.add_argument('--rounds', type=int, default=6)
+    ap.add_argument('--quantization', default=None, help='int8: the weights 05b_quantization makes (only one-row steps compile then)')
     a = ap.parse_args()
-    t0 = time.perf_counter(); llm = LLM(max_num_seqs=16, cpu_compile=True); res = {'start_s': round(time.perf_counter() - t0, 1)}
+    t0 = time.perf_counter(); llm = LLM(max_num_seqs=16, cpu_compile=True, quantization=a.quantization)
+    res = {'quantization': a.quantization, 'start_s': round(time.perf_counter() - t0, 1)}
     runner = llm.core.runner
     compiled = runner.graphs
 
