@@ -78,7 +78,7 @@ class Int8Linear(nn.Module):
         self.register_buffer('qweight', q)                       # [out, in]: what `_weight_int8pack_mm` reads
         self.register_buffer('scale', s)
         self.register_buffer('scale16', s.to(torch.bfloat16))    # the kernel wants its scales in the activations' dtype
-        self.words = interleave_rows(q) if self.out_features % 4 == 0 else None   # what a compiled one-row step reads instead
+        self.words = None   # the int8 rows interleaved for a compiled one-row step: built by `interleave` when one is compiled
         self.onednn = hasattr(torch.ops.onednn, 'qlinear_prepack') and int8_dot_product()
         self.dense = None
         if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
@@ -87,6 +87,11 @@ class Int8Linear(nn.Module):
         else: self.dense = packed_dense((q.float() * s[:, None]).to(linear.weight.dtype))   # no int8 dot products: many rows, widened
         many = 'int8 x int8, per-token scales (oneDNN)' if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
         self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
+
+    def interleave(self):
+        "Build `words` from the int8 rows (where the output size divides by 4), for 06b_runner's compiled one-row step; self."
+        if self.out_features % 4 == 0: self.words = interleave_rows(self.qweight)
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)

@@ -20,7 +20,7 @@ from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype,
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
-from .quantization import quantize_model
+from .quantization import quantize_model, Int8Linear
 from .model import Attention, packs, opaque_op
 
 # %% ../nbs/06b_runner.ipynb #348015cb
@@ -376,6 +376,8 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     elif dev.type == 'cpu' and packs(dt):
         model.prepack_linears(keep_rows=cpu_compile)   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile:   # opt-in (above); checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
+        for m in model.modules():
+            if isinstance(m, Int8Linear): m.interleave()   # the words its one-row product reads (05b)
         graphs = CompiledDecoder(model, cache, num_blocks, rows=(1,) if quantization else (1, 2))
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
