@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['QUANTIZATION_METHODS', 'BUILT', 'INT4_GROUP', 'DIVISOR', 'LINEARS', 'check_quantization', 'interleave_rows',
-           'interleaved_row_product', 'cpu_flags', 'int8_dot_product', 'int8_rows', 'packed_dense', 'Int8Linear',
-           'int4_groups', 'Int4Linear', 'Int8WeightLinear', 'Fp8Linear', 'quantize_model', 'linear_path',
-           'weight_bytes', 'perplexity']
+           'interleaved_row_product', 'cpu_flags', 'int8_dot_product', 'int8_rows', 'uint8_rows', 'packed_dense',
+           'Int8Linear', 'onednn_primitives', 'int4_groups', 'Int4Linear', 'Int8WeightLinear', 'Fp8Linear',
+           'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
 
 # %% ../nbs/05b_quantization.ipynb #736ae4ca
 import torch
@@ -64,6 +64,11 @@ def int8_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     s = w.float().abs().amax(-1).clamp(min=1e-12) / 127
     return torch.round(w.float() / s[:, None]).clamp(-127, 127).to(torch.int8), s
 
+def uint8_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "`int8_rows` of `x` plus 128, as unsigned bytes (zero point 128): what VNNI's unsigned × signed product takes."
+    s = x.float().abs().amax(-1).clamp(min=1e-12) / 127
+    return torch.round(x.float() / s[:, None]).clamp(-127, 127).add_(128).to(torch.uint8), s
+
 def packed_dense(w: torch.Tensor):
     "`w` reordered once for oneDNN's float product (`torch.ops.mkldnn._linear_pointwise`), or None where oneDNN cannot pack its dtype."
     from nano_serve.model import packs
@@ -99,14 +104,27 @@ class Int8Linear(nn.Module):
             y = interleaved_row_product(x2, self.words) * self.scale
         elif x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
         elif self.onednn:   # the int8 rows go in with scale 1: the kernel applies the weights' scales, we apply the tokens'
-            qx, a = int8_rows(x2)
-            y = torch.ops.onednn.qlinear_pointwise(qx, 1.0, 0, self.packed, self.scale, self.zeros, None, 1.0, 0,
+            ux, a = uint8_rows(x2)
+            y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 128, self.packed, self.scale, self.zeros, None, 1.0, 0,
                                                    torch.float32, 'none', [], '')
             y = (y * a[:, None]).to(x.dtype)
         elif self.dense is not None: y = torch.ops.mkldnn._linear_pointwise(x2, self.dense, None, 'none', [], '')
         else: y = F.linear(x2, (self.qweight.float() * self.scale[:, None]).to(x.dtype))
         if self.bias is not None: y = y + self.bias
         return y.reshape(*x.shape[:-1], self.out_features)
+
+# %% ../nbs/05b_quantization.ipynb #ca51d042
+def onednn_primitives(fn) -> list[tuple[str, str]]:
+    "Each oneDNN primitive that `fn()` runs, as (kind, implementation), read from oneDNN's verbose log."
+    import os, sys, tempfile
+    sys.stdout.flush()
+    with tempfile.TemporaryFile(mode='w+') as log:
+        saved = os.dup(1); os.dup2(log.fileno(), 1)
+        try:
+            with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON): fn()
+        finally: os.dup2(saved, 1); os.close(saved)
+        log.seek(0)
+        return [tuple(l.split(',')[5:7]) for l in log if ',primitive,exec,' in l]
 
 # %% ../nbs/05b_quantization.ipynb #7251f57c
 def int4_groups(w: torch.Tensor, group: int = INT4_GROUP) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
