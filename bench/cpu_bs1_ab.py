@@ -1,12 +1,12 @@
 """Issue 13: offline batch-1 (and batch-N) decode step time of two trees of nano_serve, interleaved on one CPU.
 
-    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1]
+    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled]
 
 `--code` is a folder holding another tree's `nano_serve/` (e.g. `git archive <commit> nano_serve | tar -x -C /tmp/first`).
 Each round runs that tree, then this one, each in a fresh process: the bundled model in float32, `batch` requests of
 128 token ids, 3 warm-up steps, then the median and minimum of 60 `LLM.step()` calls. The greedy tokens of two short
 prompts are hashed, so both trees are seen to produce the same text. This machine's neighbours share its memory bus, so
-only figures of one run are compared.
+only figures of one run are compared. `--compiled` adds this tree with `cpu_compile=True` to every round.
 """
 import argparse, json, os, subprocess, sys
 from pathlib import Path
@@ -14,7 +14,8 @@ from pathlib import Path
 CHILD = r'''
 import hashlib, statistics, sys, time
 from nano_serve.engine import LLM, SamplingParams
-llm, bs = LLM(max_num_seqs=16), int(sys.argv[1])
+bs, compiled = int(sys.argv[1]), sys.argv[2:] == ['compiled']
+llm = LLM(max_num_seqs=16, **({'cpu_compile': True} if compiled else {}))
 p = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 for i in range(bs): llm.add_request(list(range(100 + i, 228 + i)), p)
 for _ in range(3): llm.step()
@@ -27,9 +28,9 @@ print({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3,
 '''
 
 
-def run(code: Path, batch: int) -> dict:
-    "One fresh process on the tree in `code`: its step medians and token hash."
-    out = subprocess.run([sys.executable, '-c', CHILD, str(batch)], capture_output=True, text=True, check=True,
+def run(code: Path, batch: int, compiled: bool = False) -> dict:
+    "One fresh process on the tree in `code` (with its compiled step if `compiled`): its step medians and token hash."
+    out = subprocess.run([sys.executable, '-c', CHILD, str(batch), *(['compiled'] if compiled else [])], capture_output=True, text=True, check=True,
                          env={**os.environ, 'PYTHONPATH': str(code)}).stdout
     return eval(out.strip().splitlines()[-1])
 
@@ -37,9 +38,11 @@ def run(code: Path, batch: int) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--code', required=True); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
+    ap.add_argument('--compiled', action='store_true', help='also run this tree with cpu_compile=True each round')
     a = ap.parse_args()
     this = Path(__file__).resolve().parent.parent
-    rounds = [{'other': run(Path(a.code), a.batch), 'this': run(this, a.batch)} for _ in range(a.rounds)]
+    rounds = [{'other': run(Path(a.code), a.batch), 'this': run(this, a.batch),
+               **({'this compiled': run(this, a.batch, True)} if a.compiled else {})} for _ in range(a.rounds)]
     from cpu_peers import lscpu   # this folder's side-by-side script: the CPU's model, vector extensions and cores
     print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'other': a.code, 'rounds': rounds}, indent=1))
 
