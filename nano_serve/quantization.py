@@ -103,7 +103,7 @@ class Int8Linear(nn.Module):
         if torch.compiler.is_compiling() and x2.shape[0] == 1 and self.words is not None:   # 06b_runner's compiled one-row step
             y = interleaved_row_product(x2, self.words) * self.scale
         elif x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
-        elif self.onednn:   # the int8 rows go in with scale 1: the kernel applies the weights' scales, we apply the tokens'
+        elif self.onednn:   # the rows go in as unsigned bytes with scale 1: the kernel applies the weights' scales, we apply the tokens'
             ux, a = uint8_rows(x2)
             y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 128, self.packed, self.scale, self.zeros, None, 1.0, 0,
                                                    torch.float32, 'none', [], '')
