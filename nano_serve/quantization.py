@@ -66,8 +66,8 @@ def int8_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def uint8_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     "`int8_rows` of `x` plus 128, as unsigned bytes (zero point 128): what VNNI's unsigned × signed product takes."
-    s = x.float().abs().amax(-1).clamp(min=1e-12) / 127
-    return torch.round(x.float() / s[:, None]).clamp(-127, 127).add_(128).to(torch.uint8), s
+    q, s = int8_rows(x)
+    return (q.to(torch.int16) + 128).to(torch.uint8), s
 
 def packed_dense(w: torch.Tensor):
     "`w` reordered once for oneDNN's float product (`torch.ops.mkldnn._linear_pointwise`), or None where oneDNN cannot pack its dtype."
