@@ -5,21 +5,23 @@ o, down) reach half the card's bandwidth, in part because each kernel starts onl
 With PDL a kernel is launched while its predecessor still runs and waits (`gdc_wait`) only before it reads what the
 predecessor wrote. This times 32 layers of llama-3.1-8b's four one-row weight products (int8 weight-only and bf16, the
 package's tiles, no split-K), with a one-program RMS-norm stand-in before each, in one CUDA graph, launched plainly and
-with PDL, and checks that both give the same bits. Writes $OUT/pdl-gpu.json.
+with PDL, and checks that both give the same bits. Writes $OUT/pdl-gpu.json. Importing the package's tiles needs the
+fastcore and msgspec wheels on the GPU machine (carried in .whl, installed as the device README says).
 
     python bench/pdl_gpu.py
 """
 import json, os, time
 from pathlib import Path
+import sys
 import torch, triton, triton.language as tl
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from nano_serve.quant_kernels import weight_only_tiles, gemv_tiles
 
 
 def tiles(dtype, n: int, k: int) -> dict:
-    "05c's one-row tiles without split-K (int8: `weight_only_tiles`, bf16: `gemv_tiles`), written out: no wheels needed."
-    if dtype == torch.int8:
-        return dict(BLOCK_M=16, BLOCK_N=64, BLOCK_K=256, num_warps=4, num_stages=3) if n > 8192 else dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=256, num_warps=4, num_stages=4)
-    if n >= 8192: return dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=256, num_warps=2, num_stages=3)
-    return dict(BLOCK_M=16, BLOCK_N=16, BLOCK_K=512 if k >= 2048 else 256, num_warps=2, num_stages=3)
+    "05c's one-row tiles (int8: `weight_only_tiles`, bf16: `gemv_tiles`) without split-K, which this chain leaves out."
+    if dtype != torch.int8: return gemv_tiles(k, n)
+    return {key: v for key, v in weight_only_tiles(1, n, k).items() if key != 'SPLIT_K'}
 
 
 @triton.jit
