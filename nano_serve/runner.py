@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
-           'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'decode_attention_op',
-           'CompiledDecoder', 'build_runner', 'warm_up_shapes']
+           'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
+           'pool_rows', 'inputs_only', 'CompiledDecoder', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import time
@@ -16,12 +16,12 @@ import torch
 import torch.distributed as dist
 from fastcore.basics import patch
 
-from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype, write_kv, decode_attention, short_rows
+from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype, to_cache_dtype, short_rows
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model, Int8Linear
-from .model import Attention, packs, opaque_op
+from .model import Attention, packs
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -303,23 +303,32 @@ class GraphedDraws:
         return out[:n].clone()   # the next replay overwrites `out`
 
 # %% ../nbs/06b_runner.ipynb #d3ed0dc4
-def decode_attention_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kv: torch.Tensor, layer: int, slots: torch.Tensor,
-                        blocks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    "One layer of a decode step as an opaque op: write its new K/V into `kv` (the whole `KVCache.data`) at `slots`, then attend."
-    k_cache, v_cache = kv[layer, 0], kv[layer, 1]
-    write_kv(k_cache, v_cache, k, v, slots)
-    return decode_attention(q, k_cache, v_cache, blocks, mask)
+def paged_decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pool: torch.Tensor, at: int, half: int,
+                           slots: torch.Tensor, kv_rows: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    "Decode attention in ops a graph compiles: store the new K/V in the flat `pool` (keys at rows `at` + `slots`, values `half` on), attend over `kv_rows`."
+    (D, H, d), kvh = q.shape, k.shape[1]
+    for x, off in ((k, at), (v, at + half)):   # an FP8 pool comes as its bytes: the CPU has no FP8 index_put
+        pool.index_put_((slots + off,), to_cache_dtype(x, dtype).reshape(D, kvh * d).view(pool.dtype))
+    K, V = (pool[kv_rows + off].view(dtype).to(q.dtype).view(D, -1, kvh, d).permute(0, 2, 1, 3) for off in (at, at + half))
+    s = (q.view(D, kvh, -1, 1, d) * K[:, :, None]).sum(-1) * d ** -0.5                      # [D, kv_heads, group, S]
+    p = torch.softmax(s.masked_fill(~mask.view(D, 1, -1, s.shape[-1]), float('-inf')), dim=-1)
+    return (p @ V).reshape(D, H, d)
 
-# `Tensor(a!) kv`: the op writes into `kv`, so torch.compile keeps it in place and orders it after earlier writes
-opaque_op('decode_attention(Tensor q, Tensor k, Tensor v, Tensor(a!) kv, int layer, Tensor slots, Tensor blocks, Tensor mask) -> Tensor',
-          decode_attention_op, lambda q, k, v, kv, layer, slots, blocks, mask: q.new_empty(q.shape), key='CPU')
+def pool_rows(blocks: torch.Tensor, requests: int, block_size: int) -> torch.Tensor:
+    "Each request's rows of the flat pool for its `blocks` (`short_rows`' flat block ids), as layer 0's keys: `[requests, S]`."
+    return (blocks.view(requests, -1, 1) * block_size + torch.arange(block_size, device=blocks.device)).view(requests, -1)
 
+def inputs_only(guards) -> list[bool]:
+    "A `torch.compile` guard filter: keep the guards on a step's inputs (they pick the graph), drop the ~4,000 on the model, fixed once built."
+    return [not g.name.startswith('self.') for g in guards]
+
+# %% ../nbs/06b_runner.ipynb #f965713f
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
     def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
-        self.fn = torch.compile(self.step, dynamic=True, fullgraph=True)
+        self.fn = torch.compile(self.step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
         bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
         no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
         constants = torch._dynamo.config.patch(specialize_float=True)          # (eps, scales) stay constants: else one restart, ~25 s
@@ -328,9 +337,10 @@ class CompiledDecoder:
                 meta = AttentionMetadata.build([[scratch_block] * 2] * n, [bs] * n, [bs + 1] * n, bs)
                 self.fn(*self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n))))
 
-    def step(self, ids, positions, kv, slots, blocks, mask, rows):
-        "What the graph computes: the model over one new token per request, attention through the opaque op."
-        attn = lambda layer, q, k, v: torch.ops.nano_serve.decode_attention(q, k, v, kv, layer, slots, blocks, mask)
+    def step(self, ids, positions, pool, slots, kv_rows, mask, rows):
+        "What the graph computes: the model over one new token per request, attention in the graph (`paged_decode_attention`)."
+        half, dt = self.cache.num_blocks * self.cache.block_size, self.cache.data.dtype   # a layer's keys, then its values
+        attn = lambda layer, q, k, v: paged_decode_attention(q, k, v, pool, 2 * layer * half, half, slots, kv_rows, mask, dt)
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
@@ -339,9 +349,13 @@ class CompiledDecoder:
         return short_rows(x.meta, self.cache.block_size, self.group)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
 
     def args(self, x: 'ModelInputs') -> tuple:
-        "The graph's inputs for a step."
+        "The graph's inputs for a step: the pool as one flat tensor (its bytes if FP8), each request's rows of it."
         _, _, _, blocks, mask = short_rows(x.meta, self.cache.block_size, self.group)
-        return x.input_ids, x.positions, self.cache.data, x.meta.slot_mapping, blocks, mask, x.logits_rows
+        data = self.cache.data
+        pool = data.view(-1, data.shape[-2] * data.shape[-1])
+        pool = pool.view(torch.uint8) if data.dtype.itemsize == 1 else pool
+        rows = pool_rows(blocks, len(x.meta.query_lens), self.cache.block_size)
+        return x.input_ids, x.positions, pool, x.meta.slot_mapping, rows, mask, x.logits_rows
 
     def run(self, x: 'ModelInputs') -> torch.Tensor:
         "The sampled rows' logits of a pure decode step; a shape the warm-up did not meet runs eagerly, never compiles mid-serving."
