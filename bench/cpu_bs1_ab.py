@@ -1,12 +1,13 @@
 """Issue 13: offline batch-1 (and batch-N) decode step time of two trees of nano_serve, interleaved on one CPU.
 
-    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled]
+    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled] [--compiled-code /tmp/prev]
 
 `--code` is a folder holding another tree's `nano_serve/` (e.g. `git archive <commit> nano_serve | tar -x -C /tmp/first`).
 Each round runs that tree, then this one, each in a fresh process: the bundled model in float32, `batch` requests of
 128 token ids, 3 warm-up steps, then the median and minimum of 60 `LLM.step()` calls. The greedy tokens of two short
 prompts are hashed, so both trees are seen to produce the same text. This machine's neighbours share its memory bus, so
-only figures of one run are compared. `--compiled` adds this tree with `cpu_compile=True` to every round.
+only figures of one run are compared. `--compiled` adds this tree with `cpu_compile=True` to every round;
+`--compiled-code` a third tree's compiled step too (an earlier version of the compiled step, say).
 """
 import argparse, json, os, subprocess, sys
 from pathlib import Path
@@ -39,12 +40,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--code', required=True); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--compiled', action='store_true', help='also run this tree with cpu_compile=True each round')
+    ap.add_argument('--compiled-code', help="also run this folder's tree with cpu_compile=True each round")
     a = ap.parse_args()
     this = Path(__file__).resolve().parent.parent
     rounds = [{'other': run(Path(a.code), a.batch), 'this': run(this, a.batch),
+               **({'other compiled': run(Path(a.compiled_code), a.batch, True)} if a.compiled_code else {}),
                **({'this compiled': run(this, a.batch, True)} if a.compiled else {})} for _ in range(a.rounds)]
     from cpu_peers import lscpu   # this folder's side-by-side script: the CPU's model, vector extensions and cores
-    print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'other': a.code, 'rounds': rounds}, indent=1))
+    print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
 
 
 if __name__ == '__main__': main()
