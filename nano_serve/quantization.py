@@ -64,10 +64,13 @@ def int8_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     s = w.float().abs().amax(-1).clamp(min=1e-12) / 127
     return torch.round(w.float() / s[:, None]).clamp(-127, 127).to(torch.int8), s
 
-def uint8_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "`int8_rows` of `x` plus 128, as unsigned bytes (zero point 128): what VNNI's unsigned × signed product takes."
-    q, s = int8_rows(x)
-    return (q.to(torch.int16) + 128).to(torch.uint8), s
+def uint8_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Each row of `x` over its own range as unsigned bytes: (q, scale, zero point), `x ≈ (q − zero) · scale` (VNNI multiplies unsigned × signed)."
+    x = x.float()
+    lo, hi = x.amin(-1).clamp(max=0), x.amax(-1).clamp(min=0)   # 0.0 inside the range, so the zero point is a byte
+    s = ((hi - lo) / 255).clamp(min=1e-12)
+    z = torch.round(-lo / s)
+    return torch.round(x / s[:, None] + z[:, None]).clamp(0, 255).to(torch.uint8), s, z
 
 def packed_dense(w: torch.Tensor):
     "`w` reordered once for oneDNN's float product (`torch.ops.mkldnn._linear_pointwise`), or None where oneDNN cannot pack its dtype."
@@ -89,6 +92,7 @@ class Int8Linear(nn.Module):
         if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
             self.packed = torch.ops.onednn.qlinear_prepack(q, [1, self.in_features])   # (not a buffer: a batch-1 step never reads it)
             self.zeros = torch.zeros(self.out_features, dtype=torch.long)
+            self.wsum = s * q.float().sum(-1)   # s_n Σ_k W_nk: what a token's zero point takes back out of its row
         else: self.dense = packed_dense((q.float() * s[:, None]).to(linear.weight.dtype))   # no int8 dot products: many rows, widened
         many = 'int8 x int8, per-token scales (oneDNN)' if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
         self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
@@ -103,11 +107,11 @@ class Int8Linear(nn.Module):
         if torch.compiler.is_compiling() and x2.shape[0] == 1 and self.words is not None:   # 06b_runner's compiled one-row step
             y = interleaved_row_product(x2, self.words) * self.scale
         elif x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
-        elif self.onednn:   # the rows go in as unsigned bytes with scale 1: the kernel applies the weights' scales, we apply the tokens'
-            ux, a = uint8_rows(x2)
-            y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 128, self.packed, self.scale, self.zeros, None, 1.0, 0,
+        elif self.onednn:   # unsigned bytes, scale 1, zero point 0: the kernel applies the weights' scales, we the tokens' (and zero points)
+            ux, a, z = uint8_rows(x2)
+            y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 0, self.packed, self.scale, self.zeros, None, 1.0, 0,
                                                    torch.float32, 'none', [], '')
-            y = (y * a[:, None]).to(x.dtype)
+            y = ((y - z[:, None] * self.wsum) * a[:, None]).to(x.dtype)
         elif self.dense is not None: y = torch.ops.mkldnn._linear_pointwise(x2, self.dense, None, 'none', [], '')
         else: y = F.linear(x2, (self.qweight.float() * self.scale[:, None]).to(x.dtype))
         if self.bias is not None: y = y + self.bias
