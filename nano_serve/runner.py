@@ -328,6 +328,8 @@ class CompiledDecoder:
     def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
+        data = cache.data   # the graph's view of the pool: one flat row per (layer, keys or values, slot); an FP8 pool's bytes
+        self.pool = data.view(-1, data.shape[-2] * data.shape[-1]).view(torch.uint8 if data.dtype.itemsize == 1 else data.dtype)
         self.fn = torch.compile(self.step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
         bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
         no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
@@ -349,13 +351,10 @@ class CompiledDecoder:
         return short_rows(x.meta, self.cache.block_size, self.group)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
 
     def args(self, x: 'ModelInputs') -> tuple:
-        "The graph's inputs for a step: the pool as one flat tensor (its bytes if FP8), each request's rows of it."
+        "The graph's inputs for a step: the flat pool, each request's rows of it."
         _, _, _, blocks, mask = short_rows(x.meta, self.cache.block_size, self.group)
-        data = self.cache.data
-        pool = data.view(-1, data.shape[-2] * data.shape[-1])
-        pool = pool.view(torch.uint8) if data.dtype.itemsize == 1 else pool
         rows = pool_rows(blocks, len(x.meta.query_lens), self.cache.block_size)
-        return x.input_ids, x.positions, pool, x.meta.slot_mapping, rows, mask, x.logits_rows
+        return x.input_ids, x.positions, self.pool, x.meta.slot_mapping, rows, mask, x.logits_rows
 
     def run(self, x: 'ModelInputs') -> torch.Tensor:
         "The sampled rows' logits of a pure decode step; a shape the warm-up did not meet runs eagerly, never compiles mid-serving."
