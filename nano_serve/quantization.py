@@ -94,7 +94,7 @@ class Int8Linear(nn.Module):
             self.zeros = torch.zeros(self.out_features, dtype=torch.long)
             self.wsum = s * q.float().sum(-1)   # s_n Σ_k W_nk: what a token's zero point takes back out of its row
         else: self.dense = packed_dense((q.float() * s[:, None]).to(linear.weight.dtype))   # no int8 dot products: many rows, widened
-        many = 'int8 x int8, per-token scales (oneDNN)' if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
+        many = 'int8 x int8, per-token scales and zero points (oneDNN)' if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
         self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
 
     def interleave(self):

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
            'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
-           'pool_rows', 'inputs_only', 'CompiledDecoder', 'build_runner', 'warm_up_shapes']
+           'flat_pool', 'pool_rows', 'inputs_only', 'CompiledDecoder', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import time
@@ -307,12 +307,17 @@ def paged_decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, po
                            slots: torch.Tensor, kv_rows: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     "Decode attention in ops a graph compiles: store the new K/V in the flat `pool` (keys at rows `at` + `slots`, values `half` on), attend over `kv_rows`."
     (D, H, d), kvh = q.shape, k.shape[1]
-    for x, off in ((k, at), (v, at + half)):   # an FP8 pool comes as its bytes: the CPU has no FP8 index_put
+    for x, off in ((k, at), (v, at + half)):   # (an FP8 pool comes as its bytes: `flat_pool`)
         pool.index_put_((slots + off,), to_cache_dtype(x, dtype).reshape(D, kvh * d).view(pool.dtype))
     K, V = (pool[kv_rows + off].view(dtype).to(q.dtype).view(D, -1, kvh, d).permute(0, 2, 1, 3) for off in (at, at + half))
     s = (q.view(D, kvh, -1, 1, d) * K[:, :, None]).sum(-1) * d ** -0.5                      # [D, kv_heads, group, S]
     p = torch.softmax(s.masked_fill(~mask.view(D, 1, -1, s.shape[-1]), float('-inf')), dim=-1)
     return (p @ V).reshape(D, H, d)
+
+def flat_pool(data: torch.Tensor) -> torch.Tensor:
+    "`KVCache.data` as the graph sees it: one row per (layer, keys or values, slot); an FP8 pool as its bytes (no FP8 `index_put` on the CPU)."
+    flat = data.view(-1, data.shape[-2] * data.shape[-1])
+    return flat.view(torch.uint8) if data.dtype.itemsize == 1 else flat
 
 def pool_rows(blocks: torch.Tensor, requests: int, block_size: int) -> torch.Tensor:
     "Each request's rows of the flat pool for its `blocks` (`short_rows`' flat block ids), as layer 0's keys: `[requests, S]`."
@@ -328,8 +333,7 @@ class CompiledDecoder:
     def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
-        data = cache.data   # the graph's view of the pool: one flat row per (layer, keys or values, slot); an FP8 pool's bytes
-        self.pool = data.view(-1, data.shape[-2] * data.shape[-1]).view(torch.uint8 if data.dtype.itemsize == 1 else data.dtype)
+        self.pool = flat_pool(cache.data)
         self.fn = torch.compile(self.step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
         bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
         no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
