@@ -37,7 +37,7 @@ class EngineCore:
                  max_model_len: int | None = None, scheduling_policy='fcfs', eviction_policy='lru', preemption_mode: str = 'swap',
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
-                 quantization: str | None = None, custom_all_reduce: bool | str = True, kv_cache_dtype: str = 'auto', cpu_compile: bool = False,
+                 quantization: str | None = None, custom_all_reduce: bool | str = True, kv_cache_dtype: str = 'auto', cpu_compile: bool | str = False,
                  preemption_victim='lowest-rank', step_log: str | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         check_all_reduce(custom_all_reduce)   # before any follower starts (11_parallel)
@@ -49,7 +49,8 @@ class EngineCore:
         check_quantization(quantization, self.device, load_config(*resolve_model_source(model, load_format)) if quantization else None)
         self.quantization = quantization
         if tensor_parallel_size < 1: raise ValueError(f"tensor_parallel_size must be at least 1, got {tensor_parallel_size}")
-        if cpu_compile and (self.device.type != 'cpu' or quantization not in (None, 'int8') or tensor_parallel_size > 1):   # 06b_runner's compiled decode step
+        if cpu_compile not in (True, False, 'auto'): raise ValueError(f"cpu_compile must be True, False or 'auto', not {cpu_compile!r}")
+        if cpu_compile is True and (self.device.type != 'cpu' or quantization not in (None, 'int8') or tensor_parallel_size > 1):   # 06b_runner's compiled decode step
             raise ValueError("cpu_compile is for one CPU process with float or int8 weights (a GPU has CUDA graphs instead)")
         if draft and tensor_parallel_size > 1: raise ValueError("a draft model runs with tensor_parallel_size=1 only")
         self.followers = None    # with tensor_parallel_size > 1: ranks 1..N-1, each in its process (06e_workers)

@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
            'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
-           'flat_pool', 'pool_rows', 'inputs_only', 'CompiledDecoder', 'build_runner', 'warm_up_shapes']
+           'flat_pool', 'pool_rows', 'inputs_only', 'can_compile_cpu', 'drop_row_weights', 'CompiledDecoder',
+           'compiled_decoder', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
-import time
+import time, warnings
 import numpy as np
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model, Int8Linear
-from .model import Attention, packs
+from .model import Attention, PackedLinear, packs
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -328,6 +329,16 @@ def inputs_only(guards) -> list[bool]:
     return [not g.name.startswith('self.') for g in guards]
 
 # %% ../nbs/06b_runner.ipynb #f965713f
+def can_compile_cpu(model, quantization: str | None) -> bool:
+    "Whether `cpu_compile='auto'` tries the compiled step: one CPU process, float32 or int8 weights (the graph's measured cases)."
+    return model.device.type == 'cpu' and model.shard.size == 1 and model.dtype == torch.float32 and quantization in (None, 'int8')
+
+def drop_row_weights(model):
+    "Free what only the compiled one-row step reads: `PackedLinear`'s row-major weights, `Int8Linear`'s interleaved words."
+    for m in model.modules():
+        if isinstance(m, PackedLinear): m.weight = None
+        if isinstance(m, Int8Linear): m.words = None
+
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
     def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
@@ -364,14 +375,28 @@ class CompiledDecoder:
         "The sampled rows' logits of a pure decode step; a shape the warm-up did not meet runs eagerly, never compiles mid-serving."
         with torch.compiler.set_stance('eager_on_recompile'): return self.fn(*self.args(x))
 
+def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int, ...], warn: bool = False) -> CompiledDecoder | None:
+    "The compiled step; with `warn` (`'auto'`), failing to build it (no C++ compiler, a compile error) is a warning and None: eager steps."
+    if not warn: return CompiledDecoder(model, cache, scratch_block, rows)
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+        get_cpp_compiler()   # inductor's own search for g++ (or $CXX), before a minute of tracing
+        return CompiledDecoder(model, cache, scratch_block, rows)
+    except Exception as e:
+        drop_row_weights(model)
+        warnings.warn(f"decode steps run eagerly: the compiled CPU step could not be built ({type(e).__name__}: {e}); '--cpu-compile off' skips it")
+        return None
+
 # %% ../nbs/06b_runner.ipynb #acb79888
 def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, max_num_seqs: int = 64,
                  max_num_batched_tokens: int = 2048, max_model_len: int = 2048, enforce_eager: bool = False, seed: int = 0,
-                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0, cpu_compile: bool = False,
+                 quantization: str | None = None, kv_cache_dtype: str = 'auto', draft_tokens: int = 0, cpu_compile: bool | str = False,
                  graphed_sampling: bool = True) -> ModelRunner:
     "Quantized layers (05b), KV cache (and scratch block), swap pool, attention, CUDA graphs (sized for `draft_tokens` a request; the sampler's too, if `graphed_sampling`) or the compiled CPU decode step, and runner."
     quantize_model(model, quantization)
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
+    auto = cpu_compile == 'auto'   # the server's default: compile where the graph exists, else eager (above)
+    if auto: cpu_compile = can_compile_cpu(model, quantization)
     if dev.type == 'cuda' and quantization is None and dt in (torch.bfloat16, torch.float16):
         from nano_serve.quant_kernels import small_batch_linears
         small_batch_linears(model)   # batch-1 decode's products through a Triton tile that beats cuBLAS there (05c)
@@ -391,11 +416,11 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
             mixed = CUDAGraphMixed(model, cache, attend, max_num_batched_tokens, max_num_seqs, width, num_blocks, graphs.pool,
                                    draft_tokens=draft_tokens)
     elif dev.type == 'cpu' and packs(dt):
-        model.prepack_linears(keep_rows=cpu_compile)   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
-    if cpu_compile:   # opt-in (above); checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
+        model.prepack_linears(keep_rows=bool(cpu_compile))   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
+    if cpu_compile:   # True: checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
         for m in model.modules():
             if isinstance(m, Int8Linear): m.interleave()   # the words its one-row product reads (05b)
-        graphs = CompiledDecoder(model, cache, num_blocks, rows=(1,) if quantization else (1, 2))
+        graphs = compiled_decoder(model, cache, num_blocks, (1,) if quantization else (1, 2), warn=auto)
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
         sampler.graphed = GraphedDraws(cfg.vocab_size, max_num_seqs, dev)

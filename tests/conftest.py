@@ -6,13 +6,15 @@ from nano_serve.server import free_port, wait_ready
 
 class Server:
     "A running server process and its addresses."
-    def __init__(self, *args, env=None, launcher=('-m', 'nano_serve.server'), grpc=False):
+    def __init__(self, *args, env=None, launcher=('-m', 'nano_serve.server'), grpc=False, log=None):
         self.port, self.grpc_port = free_port(), free_port() if grpc else None
         self.base = f'http://127.0.0.1:{self.port}'
         extra = ['--grpc-port', str(self.grpc_port)] if grpc else []
+        if '--cpu-compile' not in args: extra += ['--cpu-compile', 'off']   # a start in seconds; test_server checks the default 'auto'
+        out = open(log, 'w') if log else None   # the server's log, for a test that reads it
         self.proc = subprocess.Popen([sys.executable, *launcher, '--port', str(self.port), '--log-level', 'warning', *extra, *args],
-                                     env={**os.environ, **(env or {})})
-        wait_ready(self.base, self.proc)
+                                     env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if out else None)
+        wait_ready(self.base, self.proc, timeout=600)   # a compiling server (test_server) takes minutes on a cold cache
 
     def health(self) -> tuple[int, dict]:
         "GET /health: (status, body)."

@@ -179,3 +179,30 @@ def test_speculative_server_streams_the_same_text(server, config):
         assert m['nano_serve:spec_decode_num_accepted_tokens_total'] > 0 and m['nano_serve:kv_cache_usage_perc'] == 0
     finally:
         s.stop()
+
+
+def test_cpu_compile_auto_without_a_compiler_serves_eagerly(server, tmp_path):
+    "The default `--cpu-compile auto` where inductor finds no C++ compiler ($CXX pointed nowhere): a warning, eager steps, the same text."
+    log = tmp_path / 'server.log'
+    s = Server('--no-dashboard', '--cpu-compile', 'auto', '--log-level', 'info', env={'CXX': '/nonexistent/c++'}, log=log)
+    try:
+        kw = dict(model=MODEL, prompt='The three primary colors are', max_tokens=16, temperature=0)
+        assert s.client().completions.create(**kw).choices[0].text == server.client().completions.create(**kw).choices[0].text
+    finally:
+        s.stop()
+    text = log.read_text()
+    assert 'decode steps run eagerly' in text and 'InvalidCxxCompiler' in text and 'cpu_compiled_decode False' in text, text[-2000:]
+
+
+@pytest.mark.slow
+def test_default_server_compiles_its_decode_step(server, tmp_path):
+    "`--cpu-compile auto`, the default, on this CPU: the decode step compiled before the server is ready; the eager server's greedy text."
+    log = tmp_path / 'server.log'
+    s = Server('--no-dashboard', '--cpu-compile', 'auto', '--log-level', 'info', log=log)
+    try:
+        for p in ['The three primary colors are', 'Write a haiku about the sea.']:
+            kw = dict(model=MODEL, prompt=p, max_tokens=32, temperature=0)
+            assert s.client().completions.create(**kw).choices[0].text == server.client().completions.create(**kw).choices[0].text
+    finally:
+        s.stop()
+    assert 'cpu_compiled_decode True' in log.read_text()
