@@ -6,11 +6,11 @@
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'OPS', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED',
            'rope_parameters', 'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm',
            'silu_mul', 'MLP', 'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'row_product',
-           'opaque_op', 'packed_linear', 'packs', 'causal_attention', 'bundled_model_path', 'shipped_configs',
-           'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root', 'gguf_index', 'dequantize_gguf',
-           'read_gguf_weights', 'read_safetensors_weights', 'pack_weights', 'dummy_weight', 'build_model',
-           'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config', 'load_tokenizer', 'load_model',
-           'max_rel_error', 'hf_reference', 'generate_greedy']
+           'opaque_op', 'packed_linear', 'packs', 'in_huge_pages', 'huge_page_weights', 'huge_page_bytes',
+           'causal_attention', 'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows',
+           'cache_root', 'gguf_index', 'dequantize_gguf', 'read_gguf_weights', 'read_safetensors_weights',
+           'pack_weights', 'dummy_weight', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source',
+           'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'hf_reference', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
 import functools, importlib.metadata, importlib.resources, json, os, shutil, tempfile, zlib
@@ -257,6 +257,45 @@ def packs(dtype: torch.dtype) -> bool:
     "Whether oneDNN can pack weights of `dtype` on this CPU (bfloat16 needs AVX-512 or AVX-NE-CONVERT: an AVX2-only CPU keeps `nn.Linear`)."
     if not torch.backends.mkldnn.is_available(): return False
     return dtype == torch.float32 or (dtype == torch.bfloat16 and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+# %% ../nbs/00_model.ipynb #52907486
+def in_huge_pages(tensors: list[torch.Tensor], align: int = 4096) -> list[torch.Tensor]:
+    "Copies of CPU `tensors` in one anonymous mapping marked for 2 MiB pages (`MADV_HUGEPAGE`; plain pages where there is none)."
+    import mmap
+    sizes = [-(-t.nbytes // align) * align for t in tensors]
+    m = mmap.mmap(-1, max(sum(sizes), align), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, 'MADV_HUGEPAGE'): m.madvise(mmap.MADV_HUGEPAGE)   # before the first touch: pages are made on the copy
+    buf, out, at = torch.frombuffer(m, dtype=torch.uint8), [], 0          # (the tensors keep the mapping alive)
+    for t, n in zip(tensors, sizes):
+        out.append(buf[at:at + t.nbytes].view(t.dtype).view(t.shape).copy_(t)); at += n
+    return out
+
+def huge_page_weights(model: nn.Module, min_bytes: int = 1 << 20) -> int:
+    "Move `model`'s CPU tensors of `min_bytes` or more (parameters, buffers, tensor attributes such as `PackedLinear.weight`) into 2 MiB pages; the bytes moved."
+    slots, first = [], {}   # (table, name, key); one tensor per distinct memory: tied weights stay tied
+    for m in model.modules():
+        for table in (m._parameters, m._buffers, vars(m)):
+            for name, t in list(table.items()):
+                if not (isinstance(t, torch.Tensor) and t.device.type == 'cpu' and t.layout == torch.strided) or t.nbytes < min_bytes: continue
+                if not t.is_contiguous(): continue
+                key = (t.data_ptr(), t.nbytes, t.dtype, tuple(t.shape))
+                first.setdefault(key, t.detach()); slots.append((table, name, key))
+    moved = dict(zip(first, in_huge_pages(list(first.values()))))
+    for table, name, key in slots:
+        table[name] = nn.Parameter(moved[key], requires_grad=False) if isinstance(table[name], nn.Parameter) else moved[key]
+    return sum(t.nbytes for t in moved.values())
+
+def huge_page_bytes(t: torch.Tensor) -> int:
+    "How much of the mapping holding `t` the kernel backs with huge pages now (`/proc/self/smaps`; 0 where there is none)."
+    try: lines = open('/proc/self/smaps').read().splitlines()
+    except OSError: return 0
+    p, inside = t.data_ptr(), False
+    for line in lines:
+        head = line.split()[0]
+        if '-' in head and not head.endswith(':'):
+            lo, hi = (int(a, 16) for a in head.split('-')); inside = lo <= p < hi
+        elif inside and head == 'AnonHugePages:': return int(line.split()[1]) * 1024
+    return 0
 
 # %% ../nbs/00_model.ipynb #0b2dac95
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
