@@ -71,15 +71,21 @@ def predict(trace, cost: StepCost, blocks: int, limits: dict, wait: int, measure
     return pred, fidelity(pred, measured), sim.wall_s
 
 
-def resimulate(path: str) -> dict:
-    "Predict each workload of a committed result again with its saved cost model; the result with new predictions and errors."
+def resimulate(path: str, refit: bool = False) -> dict:
+    "Predict each workload of a committed result again with its saved cost model (`refit`: fitted anew on its saved calibration steps); the result with new predictions and errors."
     res = json.loads(Path(path).read_text())
     pre, fields = PRESETS[res['preset']], set(StepCost.__dataclass_fields__)
     cost, wait = StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), max_waiting_of(res['server_args'])
+    if refit:   # this simulator's cost model on the run's own calibration steps; the request latency from its last phase again
+        last = pre['calibration']()[-1]
+        cost = StepCost.fit([tuple(s) for s in res['cost']['step_samples']])
+        sim = simulate(last, cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), wait).summary()
+        cost = cost.with_latency(res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms'])
+        res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
     for name, w in res['workloads'].items():
         w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait, w['measured'])
         print(name, {k: f'{v:+.1%}' for k, v in w['error'].items()}, 'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
-    res['resimulated'] = f'predictions redone with max_waiting={wait} ({time.strftime("%Y-%m-%d")})'
+    res['resimulated'] = f'predictions redone with max_waiting={wait}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
     return res
 
 
@@ -105,9 +111,10 @@ def main():
     p.add_argument('--clients', type=int, default=None, help="client processes that send the traces (replay; the preset's: 1 on the CPU, 4 on a GPU)")
     p.add_argument('--server-args', default='', help='more nano_serve_server flags (a GPU: --model FOLDER --device cuda)')
     p.add_argument('--resimulate', default=None, help='a committed result: predict its workloads again with its saved cost model (no server)')
+    p.add_argument('--refit', action='store_true', help='with --resimulate: fit the cost model again on the result\'s saved calibration steps')
     a = p.parse_args()
     if a.resimulate:
-        text = json.dumps(resimulate(a.resimulate), indent=1)
+        text = json.dumps(resimulate(a.resimulate, a.refit), indent=1)
         if a.output_json: Path(a.output_json).write_text(text + '\n')
         return
     pre = PRESETS[a.preset]
