@@ -72,16 +72,13 @@ class StepCost:
     per_padded_context_token: float = 0.0
     per_prefill_pair: float = 0.0
     per_swapped_block: float = 0.0
-    mixed_base: float = 0.0          # a step with prompt tokens: no decode graph (06b), so more a step ...
-    per_mixed_decode_row: float = 0.0   # ... and more a decode row
     request_latency: float = 0.0     # seconds a client sees each token later than the step makes it (HTTP, queues, streaming)
 
     def predict(self, work) -> float:
         "Seconds for a step doing `work` (the six amounts, in `ScheduledBatch.work`'s order)."
         p, d, k, kp, q, s = work
         return (self.base + self.per_prefill_token * p + self.per_decode_row * d + self.per_context_token * k
-                + self.per_padded_context_token * kp + self.per_prefill_pair * q + self.per_swapped_block * s
-                + (p > 0) * (self.mixed_base + self.per_mixed_decode_row * d))
+                + self.per_padded_context_token * kp + self.per_prefill_pair * q + self.per_swapped_block * s)
 
     def seconds(self, batch: ScheduledBatch) -> float: return self.predict(batch.work())
 
@@ -96,15 +93,15 @@ class StepCost:
         "Least squares of the relative error over (the six amounts of work..., seconds), coefficients kept >= 0."
         samples = [s for s in samples if s[6] > 0]
         y = np.array([s[6] for s in samples], dtype=float)
-        X = np.array([[1, *s[:6], s[0] > 0, (s[0] > 0) * s[1]] for s in samples], dtype=float) / y[:, None]   # each step's error relative
-        y = np.ones_like(y)                                               # to its time: a 50 ms decode step counts as much as a 1 s prefill
+        X = np.array([[1, *s[:6]] for s in samples], dtype=float) / y[:, None]   # each step's error relative to its time:
+        y = np.ones_like(y)                                                       # a 50 ms decode step counts as much as a 1 s prefill
         scale = np.maximum(np.abs(X).max(0), 1e-12)   # columns of similar size: pairs run to millions, rows to tens
-        keep = [j for j in range(X.shape[1]) if X[:, j].any()]
+        keep = [j for j in range(7) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
             coef = np.linalg.lstsq(X[:, keep] / scale[keep], y, rcond=None)[0] / scale[keep]
             if (coef >= 0).all(): break
             keep.pop(int(np.argmin(coef)))
-        full = np.zeros(X.shape[1]); full[keep] = coef
+        full = np.zeros(7); full[keep] = coef
         return cls(*map(float, full))
 
     def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
