@@ -6,7 +6,7 @@
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
            'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
            'flat_pool', 'pool_rows', 'inputs_only', 'can_compile_cpu', 'drop_row_weights', 'CompiledDecoder',
-           'compiled_decoder', 'build_runner', 'warm_up_shapes']
+           'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import time, warnings
@@ -375,16 +375,19 @@ class CompiledDecoder:
         "The sampled rows' logits of a pure decode step; a shape the warm-up did not meet runs eagerly, never compiles mid-serving."
         with torch.compiler.set_stance('eager_on_recompile'): return self.fn(*self.args(x))
 
+def cpp_compiler_missing() -> str | None:
+    "Why inductor cannot build C++ here, from its own search for g++ (or `$CXX`); None if it can."
+    from torch._inductor.cpp_builder import get_cpp_compiler
+    try: get_cpp_compiler(); return None
+    except Exception as e: return f'{type(e).__name__}: {e}'
+
 def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int, ...], warn: bool = False) -> CompiledDecoder | None:
-    "The compiled step; with `warn` (`'auto'`), failing to build it (no C++ compiler, a compile error) is a warning and None: eager steps."
+    "The compiled step; with `warn` (`'auto'`), a compile that fails is a warning and None: eager steps."
     if not warn: return CompiledDecoder(model, cache, scratch_block, rows)
-    try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
-        get_cpp_compiler()   # inductor's own search for g++ (or $CXX), before a minute of tracing
-        return CompiledDecoder(model, cache, scratch_block, rows)
+    try: return CompiledDecoder(model, cache, scratch_block, rows)
     except Exception as e:
         drop_row_weights(model)
-        warnings.warn(f"decode steps run eagerly: the compiled CPU step could not be built ({type(e).__name__}: {e}); '--cpu-compile off' skips it")
+        warnings.warn(f"decode steps run eagerly: the compiled CPU step failed to build ({type(e).__name__}: {e}); '--cpu-compile off' skips it")
         return None
 
 # %% ../nbs/06b_runner.ipynb #acb79888
@@ -397,6 +400,9 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     dev, cfg, dt, kvh = model.device, model.config, model.dtype, model.kv_heads
     auto = cpu_compile == 'auto'   # the server's default: compile where the graph exists, else eager (above)
     if auto: cpu_compile = can_compile_cpu(model, quantization)
+    if auto and cpu_compile and (why := cpp_compiler_missing()):   # said before any weight is copied for the graph
+        warnings.warn(f"decode steps run eagerly: no C++ compiler for torch.compile ({why}); '--cpu-compile off' skips this check")
+        cpu_compile = False
     if dev.type == 'cuda' and quantization is None and dt in (torch.bfloat16, torch.float16):
         from nano_serve.quant_kernels import small_batch_linears
         small_batch_linears(model)   # batch-1 decode's products through a Triton tile that beats cuBLAS there (05c)
@@ -420,7 +426,7 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     if cpu_compile:   # True: checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
         for m in model.modules():
             if isinstance(m, Int8Linear): m.interleave()   # the words its one-row product reads (05b)
-        huge_page_weights(model)   # what the one-row graph streams, in 2 MiB pages (00_model: 4-5 ms off at 538 MB)
+        huge_page_weights(model)   # what the one-row graph streams, in 2 MiB pages (00_model)
         graphs = compiled_decoder(model, cache, num_blocks, (1,) if quantization else (1, 2), warn=auto)
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
