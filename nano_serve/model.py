@@ -276,8 +276,8 @@ def huge_page_weights(model: nn.Module, min_bytes: int = 1 << 20) -> int:
     for m in model.modules():
         for table in (m._parameters, m._buffers, vars(m)):
             for name, t in list(table.items()):
-                if not (isinstance(t, torch.Tensor) and t.device.type == 'cpu' and t.layout == torch.strided) or t.nbytes < min_bytes: continue
-                if not t.is_contiguous(): continue
+                if not (isinstance(t, torch.Tensor) and t.device.type == 'cpu' and t.layout == torch.strided): continue
+                if t.nbytes < min_bytes or not t.is_contiguous(): continue
                 key = (t.data_ptr(), t.nbytes, t.dtype, tuple(t.shape))
                 first.setdefault(key, t.detach()); slots.append((table, name, key))
     moved = dict(zip(first, in_huge_pages(list(first.values()))))

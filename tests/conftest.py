@@ -14,6 +14,7 @@ class Server:
         out = open(log, 'w') if log else None   # the server's log, for a test that reads it
         self.proc = subprocess.Popen([sys.executable, *launcher, '--port', str(self.port), '--log-level', 'warning', *extra, *args],
                                      env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT if out else None)
+        if out: out.close()   # the server holds its own copy
         wait_ready(self.base, self.proc, timeout=600)   # a compiling server (test_server) takes minutes on a cold cache
 
     def health(self) -> tuple[int, dict]:
