@@ -194,15 +194,29 @@ def test_cpu_compile_auto_without_a_compiler_serves_eagerly(server, tmp_path):
     assert 'decode steps run eagerly' in text and 'InvalidCxxCompiler' in text and 'cpu_compiled_decode False' in text, text[-2000:]
 
 
+def tiny_llama(folder) -> str:
+    "A two-layer random Llama with the bundled model's tokenizer, as a Hugging Face folder (compiles in seconds, not minutes)."
+    import torch
+    from transformers import AutoConfig, LlamaForCausalLM
+    from nano_serve.model import bundled_model_path, load_tokenizer
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model('llama', hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                               num_key_value_heads=2, vocab_size=49152, max_position_embeddings=2048)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    load_tokenizer('gguf', bundled_model_path()).save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.mark.slow
-def test_default_server_compiles_its_decode_step(server, tmp_path):
+def test_default_server_compiles_its_decode_step(tmp_path):
     "`--cpu-compile auto`, the default, on this CPU: the decode step compiled before the server is ready; the eager server's greedy text."
-    log = tmp_path / 'server.log'
-    s = Server('--no-dashboard', '--cpu-compile', 'auto', '--log-level', 'info', log=log)
+    model, log = tiny_llama(tmp_path / 'tiny'), tmp_path / 'server.log'
+    compiled = Server('--no-dashboard', '--model', model, '--cpu-compile', 'auto', '--log-level', 'info', log=log)
+    eager = Server('--no-dashboard', '--model', model)
     try:
         for p in ['The three primary colors are', 'Write a haiku about the sea.']:
-            kw = dict(model=MODEL, prompt=p, max_tokens=32, temperature=0)
-            assert s.client().completions.create(**kw).choices[0].text == server.client().completions.create(**kw).choices[0].text
+            kw = dict(model='tiny', prompt=p, max_tokens=32, temperature=0, extra_body={'ignore_eos': True})
+            assert compiled.client().completions.create(**kw).choices[0].text == eager.client().completions.create(**kw).choices[0].text
     finally:
-        s.stop()
+        compiled.stop(); eager.stop()
     assert 'cpu_compiled_decode True' in log.read_text()
