@@ -79,11 +79,12 @@ def packed_dense(w: torch.Tensor):
 
 class Int8Linear(nn.Module):
     "CPU: int8 weights (a scale per output row); a few rows multiply them alone, more also round each token to int8 (VNNI/AMX)."
-    def __init__(self, linear: nn.Linear, weight_only_rows: int = 4, outliers: int = 8):
+    def __init__(self, linear: nn.Linear, weight_only_rows: int = 4, outliers: int = 8, outlier_rows: int = 64):
         super().__init__()
         q, s = int8_rows(linear.weight.detach())
         self.in_features, self.out_features, self.bias, self.weight_only_rows = linear.in_features, linear.out_features, linear.bias, weight_only_rows
-        self.outliers = min(outliers, self.in_features)   # input channels a many-row call multiplies in float32 (below)
+        self.outliers = min(outliers, self.in_features)   # input channels a call of over `outlier_rows` rows multiplies in float32 (below)
+        self.outlier_rows = outlier_rows
         self.register_buffer('qweight', q)                       # [out, in]: what `_weight_int8pack_mm` reads
         self.register_buffer('scale', s)
         self.register_buffer('scale16', s.to(torch.bfloat16))    # the kernel wants its scales in the activations' dtype
@@ -95,7 +96,8 @@ class Int8Linear(nn.Module):
             self.zeros = torch.zeros(self.out_features, dtype=torch.long)
             self.wsum = s * q.float().sum(-1)   # s_n Σ_k W_nk: what a token's zero point takes back out of its row
         else: self.dense = packed_dense((q.float() * s[:, None]).to(linear.weight.dtype))   # no int8 dot products: many rows, widened
-        many = f'int8 x int8, per-token scales and zero points (oneDNN), the {self.outliers} largest input channels in float32' if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
+        many = (f'int8 x int8, per-token scales and zero points (oneDNN); above {outlier_rows} rows the {self.outliers} largest input channels '
+                'in float32') if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
         self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
 
     def interleave(self):
@@ -116,11 +118,13 @@ class Int8Linear(nn.Module):
 
     def int8_product(self, x: torch.Tensor) -> torch.Tensor:
         "Many rows through oneDNN's int8 kernel: the call's `outliers` channels of largest |x| in float32, the rest as unsigned bytes per token."
-        cols = x.abs().amax(0).topk(self.outliers).indices            # LLM.int8()'s split, with a fixed count
-        ux, a, z = uint8_rows(x.index_fill(1, cols, 0.0))              # scale 1, zero point 0 for oneDNN: the kernel applies
-        y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 0, self.packed, self.scale, self.zeros, None, 1.0, 0,   # the weights'
-                                               torch.float32, 'none', [], '')                                  # scales, we the tokens'
-        return (y - z[:, None] * self.wsum) * a[:, None] + x[:, cols] @ (self.qweight[:, cols].float() * self.scale[:, None]).T
+        split = x.shape[0] > self.outlier_rows and self.outliers > 0
+        cols = x.abs().amax(0).topk(self.outliers).indices if split else None   # LLM.int8()'s split, with a fixed count
+        ux, a, z = uint8_rows(x.index_fill(1, cols, 0.0) if split else x)       # scale 1, zero point 0 for oneDNN: the
+        y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 0, self.packed, self.scale, self.zeros, None, 1.0, 0,   # kernel applies
+                                               torch.float32, 'none', [], '')              # the weights' scales, we the tokens'
+        y = (y - z[:, None] * self.wsum) * a[:, None]
+        return y + x[:, cols] @ (self.qweight[:, cols].float() * self.scale[:, None]).T if split else y
 
 # %% ../nbs/05b_quantization.ipynb #ca51d042
 def onednn_primitives(fn) -> list[tuple[str, str]]:
