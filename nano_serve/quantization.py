@@ -117,7 +117,7 @@ class Int8Linear(nn.Module):
         return y.reshape(*x.shape[:-1], self.out_features)
 
     def int8_product(self, x: torch.Tensor) -> torch.Tensor:
-        "Many rows through oneDNN's int8 kernel: the call's `outliers` channels of largest |x| in float32, the rest as unsigned bytes per token."
+        "Many rows through oneDNN's int8 kernel as unsigned bytes per token; a call of over `outlier_rows` rows keeps its `outliers` largest channels in float32."
         split = x.shape[0] > self.outlier_rows and self.outliers > 0
         cols = x.abs().amax(0).topk(self.outliers).indices if split else None   # LLM.int8()'s split, with a fixed count
         ux, a, z = uint8_rows(x.index_fill(1, cols, 0.0) if split else x)       # scale 1, zero point 0 for oneDNN: the
