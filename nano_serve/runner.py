@@ -383,9 +383,9 @@ def cpp_compiler_missing() -> str | None:
 
 def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int, ...], warn: bool = False) -> CompiledDecoder | None:
     "The compiled step; with `warn` (`'auto'`), a compile that fails is a warning and None: eager steps."
-    if not warn: return CompiledDecoder(model, cache, scratch_block, rows)
     try: return CompiledDecoder(model, cache, scratch_block, rows)
     except Exception as e:
+        if not warn: raise
         drop_row_weights(model)
         warnings.warn(f"decode steps run eagerly: the compiled CPU step failed to build ({type(e).__name__}: {e}); '--cpu-compile off' skips it")
         return None
