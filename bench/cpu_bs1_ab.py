@@ -8,6 +8,10 @@ Each round runs that tree, then this one, each in a fresh process: the bundled m
 prompts are hashed, so both trees are seen to produce the same text. This machine's neighbours share its memory bus, so
 only figures of one run are compared. `--compiled` adds this tree with `cpu_compile=True` to every round;
 `--compiled-code` a third tree's compiled step too (an earlier version of the compiled step, say).
+
+`--read-rate` adds, each round, how fast this machine streams memory (a float32 tensor of the model's size summed,
+fastest of 7) and the step that rate allows: the model's weight bytes, each read once a step, at that rate. A batch-1
+step cannot be faster than that floor, so it says how much of a step is left to win in float32.
 """
 import argparse, json, os, subprocess, sys
 from pathlib import Path
@@ -29,6 +33,25 @@ print({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3,
 '''
 
 
+READ = r'''
+import time, torch
+from nano_serve.engine import LLM
+llm = LLM(max_num_seqs=1)
+nbytes = sum(p.numel() * p.element_size() for p in llm.runner.model.parameters())   # the tied embedding is the head: once
+x, best = torch.empty(nbytes // 4), float('inf')
+x.fill_(1.0)
+for _ in range(7):
+    t = time.perf_counter(); x.sum(); best = min(best, time.perf_counter() - t)
+print({"GB_s": nbytes / best / 1e9, "step_bytes": nbytes, "floor_ms": best * 1e3})
+'''
+
+
+def read_rate() -> dict:
+    "This machine's streaming read rate (a model-sized float32 sum, fresh process) and the batch-1 step it allows."
+    out = subprocess.run([sys.executable, '-c', READ], capture_output=True, text=True, check=True).stdout
+    return eval(out.strip().splitlines()[-1])
+
+
 def run(code: Path, batch: int, compiled: bool = False) -> dict:
     "One fresh process on the tree in `code` (with its compiled step if `compiled`): its step medians and token hash."
     out = subprocess.run([sys.executable, '-c', CHILD, str(batch), *(['compiled'] if compiled else [])], capture_output=True, text=True, check=True,
@@ -41,11 +64,13 @@ def main():
     ap.add_argument('--code', required=True); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--compiled', action='store_true', help='also run this tree with cpu_compile=True each round')
     ap.add_argument('--compiled-code', help="also run this folder's tree with cpu_compile=True each round")
+    ap.add_argument('--read-rate', action='store_true', help="also measure the memory's read rate each round, and the step it allows")
     a = ap.parse_args()
     this = Path(__file__).resolve().parent.parent
     rounds = [{'other': run(Path(a.code), a.batch), 'this': run(this, a.batch),
                **({'other compiled': run(Path(a.compiled_code), a.batch, True)} if a.compiled_code else {}),
-               **({'this compiled': run(this, a.batch, True)} if a.compiled else {})} for _ in range(a.rounds)]
+               **({'this compiled': run(this, a.batch, True)} if a.compiled else {}),
+               **({'read rate': read_rate()} if a.read_rate else {})} for _ in range(a.rounds)]
     from cpu_peers import lscpu   # this folder's side-by-side script: the CPU's model, vector extensions and cores
     print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
 

@@ -13,6 +13,11 @@
 3. With `--in-process` (CPU): the cost model is also fitted the old way, on an in-process `LLM` serving the same
    calibration phases (`calibrate`), and every workload is predicted with both fits.
 4. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
+5. With `--repeats N`: each workload is served N times (fresh prompts each time), so the errors can be read beside
+   how far two real runs of one trace differ (`run_to_run`: (max - min) / mean of each figure over the runs).
+
+Every replay draws its own prompts (a seed per phase and run): the server caches prefixes, and a prompt repeated
+from an earlier phase would skip part of its prefill, which the simulator (distinct prompts) never does.
 
 Every simulation applies the server's admission limit (`--max-waiting`, 256 unless `--server-args` sets it): a request
 that arrives while that many wait for their first token is refused, as the server answers 429.
@@ -23,6 +28,7 @@ predicts each workload of a committed result again with its saved cost model (no
 the simulator moves the errors against the same measured runs.
 """
 import argparse, json, os, shlex, subprocess, sys, tempfile, time
+import numpy as np
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +90,9 @@ def resimulate(path: str, refit: bool = False) -> dict:
         res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
     for name, w in res['workloads'].items():
         w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait, w['measured'])
-        print(name, {k: f'{v:+.1%}' for k, v in w['error'].items()}, 'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
+        if 'measured_runs' in w: w['error_runs'] = [fidelity(w['predicted'], x) for x in w['measured_runs']]
+        print(name, [{k: f'{v:+.1%}' for k, v in e.items()} for e in w.get('error_runs', [w['error']])],
+              'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
     res['resimulated'] = f'predictions redone with max_waiting={wait}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
     return res
 
@@ -93,7 +101,7 @@ def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, client
     "Serve each trace of `phases` in turn, fit the cost model on the steps the server logged meanwhile, and the request latency on the last phase's TTFT."
     before = len(read_step_log(log))
     t0 = time.time()
-    for trace in phases: last = replay(base + '/v1', trace, clients=clients)
+    for i, trace in enumerate(phases): last = replay(base + '/v1', trace, clients=clients, seed=100 + i)
     records = read_step_log(log)[before:]
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
@@ -112,6 +120,7 @@ def main():
     p.add_argument('--server-args', default='', help='more nano_serve_server flags (a GPU: --model FOLDER --device cuda)')
     p.add_argument('--resimulate', default=None, help='a committed result: predict its workloads again with its saved cost model (no server)')
     p.add_argument('--refit', action='store_true', help='with --resimulate: fit the cost model again on the result\'s saved calibration steps')
+    p.add_argument('--repeats', type=int, default=1, help='serve each workload this many times: how far real runs of one trace differ')
     a = p.parse_args()
     if a.resimulate:
         text = json.dumps(resimulate(a.resimulate, a.refit), indent=1)
@@ -151,16 +160,26 @@ def main():
         costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, clients, wait)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
-        for name in names:
+        for j, name in enumerate(names):
             trace = pre['workloads'][name]()
-            before = len(read_step_log(log))
-            real = replay(base + '/v1', trace, clients=clients)
-            w = res['workloads'][name] = {'requests': len(trace), 'measured': {k: real[k] for k in real if isinstance(real[k], (int, float))},
-                                          'step_samples': samples_from_records(read_step_log(log)[before:])}   # the steps as served: the cost model's residuals
+            runs, steps = [], []
+            for r in range(a.repeats):
+                before = len(read_step_log(log))
+                real = replay(base + '/v1', trace, clients=clients, seed=200 + 10 * j + r)
+                runs.append({k: real[k] for k in real if isinstance(real[k], (int, float))})
+                steps.append(samples_from_records(read_step_log(log)[before:]))   # the steps as served: the cost model's residuals
+            real = runs[0]
+            w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0]}
+            if a.repeats > 1:
+                w['measured_runs'], w['step_samples_runs'] = runs, steps
+                w['run_to_run'] = {k: (max(x[k] for x in runs) - min(x[k] for x in runs)) / np.mean([x[k] for x in runs]) for k in KEYS}
+                print(name, 'run to run', {k: f'{v:.1%}' for k, v in w['run_to_run'].items()},
+                      'measured', [{k: round(x[k], 1) for k in KEYS} for x in runs], flush=True)
             for fit, cost in costs.items():
                 pred, err, secs = predict(trace, cost, blocks, limits, wait, real)
                 key = '' if fit == 'server' else '_in_process'
                 w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, err, secs
+                if a.repeats > 1: w['error_runs' + key] = [fidelity(pred, x) for x in runs]
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
     finally:

@@ -90,11 +90,12 @@ class StepCost:
 
     @classmethod
     def fit(cls, samples: list[tuple]) -> 'StepCost':
-        "Least squares of the relative error over (the six amounts of work..., seconds), coefficients kept >= 0."
+        "Least squares of the relative error over (the six amounts of work..., seconds), coefficients kept >= 0, then scaled so the steps' total time is kept."
         samples = [s for s in samples if s[6] > 0]
-        y = np.array([s[6] for s in samples], dtype=float)
-        X = np.array([[1, *s[:6]] for s in samples], dtype=float) / y[:, None]   # each step's error relative to its time:
-        y = np.ones_like(y)                                                       # a 50 ms decode step counts as much as a 1 s prefill
+        t = np.array([s[6] for s in samples], dtype=float)
+        work = np.array([[1, *s[:6]] for s in samples], dtype=float)
+        X = work / t[:, None]           # each step's error relative to its time:
+        y = np.ones_like(t)             # a 50 ms decode step counts as much as a 1 s prefill
         scale = np.maximum(np.abs(X).max(0), 1e-12)   # columns of similar size: pairs run to millions, rows to tens
         keep = [j for j in range(7) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
@@ -102,6 +103,7 @@ class StepCost:
             if (coef >= 0).all(): break
             keep.pop(int(np.argmin(coef)))
         full = np.zeros(7); full[keep] = coef
+        full *= t.sum() / (work @ full).sum()   # the typical step is fitted; the few slow ones still add up (see below)
         return cls(*map(float, full))
 
     def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
