@@ -35,9 +35,11 @@ print({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3,
 
 READ = r'''
 import time, torch
+from transformers import AutoModelForCausalLM
 from nano_serve.engine import LLM
-llm = LLM(max_num_seqs=1)
-nbytes = sum(p.numel() * p.element_size() for p in llm.runner.model.parameters())   # the tied embedding is the head: once
+config = LLM(max_num_seqs=1).runner.model.config
+with torch.device('meta'): hf = AutoModelForCausalLM.from_config(config)   # the same shapes, no memory
+nbytes = sum(p.numel() * 4 for p in hf.parameters())   # float32; a tied embedding is the head, counted once
 x, best = torch.empty(nbytes // 4), float('inf')
 x.fill_(1.0)
 for _ in range(7):
