@@ -8,7 +8,7 @@ __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'Step
            'fidelity']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
-import asyncio, csv, math, random, time
+import asyncio, csv, random, time
 from dataclasses import dataclass, field
 
 import numpy as np
