@@ -123,8 +123,8 @@ def main():
     p.add_argument('--repeats', type=int, default=1, help='serve each workload this many times: how far real runs of one trace differ')
     a = p.parse_args()
     if a.resimulate:
-        text = json.dumps(resimulate(a.resimulate, a.refit), indent=1)
-        if a.output_json: Path(a.output_json).write_text(text + '\n')
+        res = resimulate(a.resimulate, a.refit)
+        if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')
         return
     pre = PRESETS[a.preset]
     wait = max_waiting_of(a.server_args)
@@ -191,9 +191,14 @@ def main():
         sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
         res['speed'] = {'requests': a.speed, 'rate': 0.8 * cap, 'steps': sim.steps, 'wall_s': sim.wall_s, 'simulated_s': sim.summary()['duration']}
         print('speed', res['speed'], flush=True)
-    text = json.dumps(res, indent=1)
-    if a.output_json: Path(a.output_json).write_text(text + '\n')
-    print(text)
+    if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')   # steps make it megabytes: one line
+    print(json.dumps(without_steps(res), indent=1))
+
+
+def without_steps(o):
+    "The result without its step samples: what is worth printing."
+    if isinstance(o, dict): return {k: without_steps(v) for k, v in o.items() if not k.startswith('step_samples')}
+    return o
 
 
 if __name__ == '__main__': main()
