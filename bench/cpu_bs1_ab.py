@@ -36,8 +36,8 @@ print({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3,
 READ = r'''
 import time, torch
 from transformers import AutoModelForCausalLM
-from nano_serve.engine import LLM
-config = LLM(max_num_seqs=1).runner.model.config
+from nano_serve.model import load_config, resolve_model_source
+config = load_config(*resolve_model_source(None, 'auto'))   # the bundled model's
 with torch.device('meta'): hf = AutoModelForCausalLM.from_config(config)   # the same shapes, no memory
 nbytes = sum(p.numel() * 4 for p in hf.parameters())   # float32; a tied embedding is the head, counted once
 x, best = torch.empty(nbytes // 4), float('inf')

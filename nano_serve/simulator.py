@@ -103,7 +103,7 @@ class StepCost:
             if (coef >= 0).all(): break
             keep.pop(int(np.argmin(coef)))
         full = np.zeros(7); full[keep] = coef
-        full *= t.sum() / (work @ full).sum()   # the typical step is fitted; the few slow ones still add up (see below)
+        full *= t.sum() / (work @ full).sum()   # prices for the typical step, scaled so that the slow few still add up
         return cls(*map(float, full))
 
     def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
