@@ -15,6 +15,8 @@
 4. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
 5. With `--repeats N`: each workload is served N times (fresh prompts each time), so the errors can be read beside
    how far two real runs of one trace differ (`run_to_run`: (max - min) / mean of each figure over the runs).
+6. Each run is also simulated on its arrivals as the clients really sent them (`as_sent`; `error_as_sent_runs`,
+   and how late the clients were: `send_lag_median_ms`, `send_lag_max_ms`).
 
 Every replay draws its own prompts (a seed per phase and run): the server caches prefixes, and a prompt repeated
 from an earlier phase would skip part of its prefill, which the simulator (distinct prompts) never does.
@@ -34,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
-                                  samples_from_records, profile_traces, client_pool)
+                                  samples_from_records, profile_traces, client_pool, as_sent)
 from nano_serve.metrics import read_step_log
 from nano_serve.server import wait_ready, free_port
 
@@ -162,11 +164,12 @@ def main():
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
         for j, name in enumerate(names):
             trace = pre['workloads'][name]()
-            runs, steps = [], []
+            runs, steps, sents = [], [], []
             for r in range(a.repeats):
                 before = len(read_step_log(log))
                 real = replay(base + '/v1', trace, clients=clients, seed=200 + 10 * j + r)
                 runs.append({k: real[k] for k in real if isinstance(real[k], (int, float))})
+                sents.append(real['sent'])
                 steps.append(samples_from_records(read_step_log(log)[before:]))   # the steps as served: the cost model's residuals
             real = runs[0]
             w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0]}
@@ -180,6 +183,11 @@ def main():
                 key = '' if fit == 'server' else '_in_process'
                 w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, err, secs
                 if a.repeats > 1: w['error_runs' + key] = [fidelity(pred, x) for x in runs]
+                if fit == 'server':   # the same, on the arrivals as the clients really sent them (each run its own)
+                    late = [predict(as_sent(trace, s), cost, blocks, limits, wait, x)[:2] for s, x in zip(sents, runs)]
+                    w['predicted_as_sent_runs'], w['error_as_sent_runs'] = [p for p, _ in late], [e for _, e in late]
+                    print(name, 'as sent', [{k: f'{v:+.1%}' for k, v in e.items()} for _, e in late],
+                          'send lag median/max ms', [(round(x['send_lag_median_ms']), round(x['send_lag_max_ms'])) for x in runs], flush=True)
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
     finally:

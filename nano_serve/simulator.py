@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'StepCost', 'time_swaps', 'SimResult',
            'make_scheduler', 'simulate', 'samples_from_records', 'profile_traces', 'calibrate', 'client_pool', 'replay',
-           'fidelity']
+           'as_sent', 'fidelity']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
 import asyncio, csv, random, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -241,18 +241,19 @@ def calibrate(llm, phases: list[list[TraceRequest]], warmup_steps: int = 3, seed
     return samples_from_records(list(llm.metrics.steps)[-ran:], warmup_steps)
 
 # %% ../nbs/13_simulator.ipynb #9af3c28e
-async def _send(base_url: str, items: list, model: str | None, timeout: float, start: float) -> tuple[list, float]:
-    "Send each (arrival, prompt, max tokens) of `items` at `start` + arrival (wall clock); the results and when the last ended."
+async def _send(base_url: str, items: list, model: str | None, timeout: float, start: float) -> tuple[list, list, float]:
+    "Send each (arrival, prompt, max tokens) of `items` at `start` + arrival (wall clock); the results, when each was sent (s after `start`), when the last ended."
     from nano_serve.bench import make_client, resolve_model, send_one
     async with make_client(base_url, 'none', timeout) as client:
         model = await resolve_model(client, model, base_url)
         async def one(arrival, prompt, max_tokens):
             await asyncio.sleep(max(0.0, start + arrival - time.time()))
-            return await send_one(client, model, prompt, max_tokens, timeout)
-        results = await asyncio.gather(*(one(*it) for it in items))
-    return list(results), time.time()
+            sent = time.time() - start   # later than `arrival` when this process's event loop is busy with other streams
+            return await send_one(client, model, prompt, max_tokens, timeout), sent
+        pairs = await asyncio.gather(*(one(*it) for it in items))
+    return [r for r, _ in pairs], [s for _, s in pairs], time.time()
 
-def _send_part(args) -> tuple[list, float]: return asyncio.run(_send(*args))
+def _send_part(args) -> tuple[list, list, float]: return asyncio.run(_send(*args))
 def _warm(_): time.sleep(0.3)      # busy for a moment, so that the pool starts every process (and each imports this module)
 
 def client_pool(n: int):
@@ -266,7 +267,7 @@ def client_pool(n: int):
 
 def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0,
            vocab_size: int = 32000, clients=2) -> dict:
-    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes (a number, or a `client_pool`); `nano_serve_bench serve`'s summary."
+    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes (a number, or a `client_pool`); `nano_serve_bench serve`'s summary, plus when each request was really sent (`sent`, trace order) and how late (`send_lag_*`)."
     from nano_serve.bench import summarize
     rng = random.Random(seed)
     items = [(t.arrival, [rng.randrange(100, vocab_size) for _ in range(t.prompt_len)], t.output_len) for t in trace]
@@ -276,7 +277,15 @@ def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, t
         parts = list(pool.map(_send_part, [(base_url, items[i::pool.n], model, timeout, start) for i in range(pool.n)]))
     finally:
         if pool is not clients: pool.shutdown()
-    return summarize([r for rs, _ in parts for r in rs], max(end for _, end in parts) - start)
+    sent = [0.0] * len(items)
+    for i, (_, s, _) in enumerate(parts): sent[i::pool.n] = s    # part i sent items i, i + n, ...
+    lag = np.array(sent) - [t.arrival for t in trace]
+    return (summarize([r for rs, _, _ in parts for r in rs], max(end for _, _, end in parts) - start)
+            | {'sent': sent, 'send_lag_median_ms': float(np.median(lag)) * 1e3, 'send_lag_max_ms': float(lag.max()) * 1e3})
+
+def as_sent(trace: list[TraceRequest], sent: list[float]) -> list[TraceRequest]:
+    "`trace` with each arrival moved to when `replay` really sent it: what the server was asked to serve."
+    return [replace(t, arrival=s) for t, s in zip(trace, sent)]
 
 def fidelity(predicted: dict, measured: dict, keys=('output_throughput', 'median_ttft_ms', 'median_tpot_ms')) -> dict:
     "Relative error of each predicted figure against the measured one."
