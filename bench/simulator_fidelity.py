@@ -79,6 +79,12 @@ def predict(trace, cost: StepCost, blocks: int, limits: dict, wait: int, measure
     return pred, fidelity(pred, measured), sim.wall_s
 
 
+def predict_as_sent(w: dict, trace, cost: StepCost, blocks: int, limits: dict, wait: int):
+    "Into workload result `w`: each run simulated on its arrivals as the clients really sent them (`as_sent`), and the errors."
+    late = [predict(as_sent(trace, s), cost, blocks, limits, wait, x)[:2] for s, x in zip(w['sent_runs'], w.get('measured_runs', [w['measured']]))]
+    w['predicted_as_sent_runs'], w['error_as_sent_runs'] = [p for p, _ in late], [e for _, e in late]
+
+
 def resimulate(path: str, refit: bool = False) -> dict:
     "Predict each workload of a committed result again with its saved cost model (`refit`: fitted anew on its saved calibration steps); the result with new predictions and errors."
     res = json.loads(Path(path).read_text())
@@ -93,6 +99,8 @@ def resimulate(path: str, refit: bool = False) -> dict:
     for name, w in res['workloads'].items():
         w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait, w['measured'])
         if 'measured_runs' in w: w['error_runs'] = [fidelity(w['predicted'], x) for x in w['measured_runs']]
+        if 'sent_runs' in w:
+            predict_as_sent(w, pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait)
         print(name, [{k: f'{v:+.1%}' for k, v in e.items()} for e in w.get('error_runs', [w['error']])],
               'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
     res['resimulated'] = f'predictions redone with max_waiting={wait}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
@@ -172,7 +180,7 @@ def main():
                 sents.append(real['sent'])
                 steps.append(samples_from_records(read_step_log(log)[before:]))   # the steps as served: the cost model's residuals
             real = runs[0]
-            w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0]}
+            w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0], 'sent_runs': sents}
             if a.repeats > 1:
                 w['measured_runs'], w['step_samples_runs'] = runs, steps
                 w['run_to_run'] = {k: (max(x[k] for x in runs) - min(x[k] for x in runs)) / np.mean([x[k] for x in runs]) for k in KEYS}
@@ -184,9 +192,8 @@ def main():
                 w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, err, secs
                 if a.repeats > 1: w['error_runs' + key] = [fidelity(pred, x) for x in runs]
                 if fit == 'server':   # the same, on the arrivals as the clients really sent them (each run its own)
-                    late = [predict(as_sent(trace, s), cost, blocks, limits, wait, x)[:2] for s, x in zip(sents, runs)]
-                    w['predicted_as_sent_runs'], w['error_as_sent_runs'] = [p for p, _ in late], [e for _, e in late]
-                    print(name, 'as sent', [{k: f'{v:+.1%}' for k, v in e.items()} for _, e in late],
+                    predict_as_sent(w, trace, cost, blocks, limits, wait)
+                    print(name, 'as sent', [{k: f'{v:+.1%}' for k, v in e.items()} for e in w['error_as_sent_runs']],
                           'send lag median/max ms', [(round(x['send_lag_median_ms']), round(x['send_lag_max_ms'])) for x in runs], flush=True)
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
