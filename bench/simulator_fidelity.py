@@ -211,8 +211,8 @@ def main():
 
 
 def without_steps(o):
-    "The result without its step samples: what is worth printing."
-    if isinstance(o, dict): return {k: without_steps(v) for k, v in o.items() if not k.startswith('step_samples')}
+    "The result without its per-step and per-request lists (step samples, send times): what is worth printing."
+    if isinstance(o, dict): return {k: without_steps(v) for k, v in o.items() if not k.startswith(('step_samples', 'sent_runs'))}
     return o
 
 
