@@ -17,6 +17,10 @@
    how far two real runs of one trace differ (`run_to_run`: (max - min) / mean of each figure over the runs).
 6. Each run is also simulated on its arrivals as the clients really sent them (`as_sent`; `error_as_sent_runs`,
    and how late the clients were: `send_lag_median_ms`, `send_lag_max_ms`).
+7. The server keeps a request log (`--request-log`): each run's median TTFT and TPOT as the engine saw them, from
+   the service process's arrival to the engine's first and last token (`engine_runs`), and the simulator's errors
+   against those (`error_engine_runs`; its TTFT without the fitted request latency). Where the errors against the
+   engine are small and those against the clients large, the difference lies on the way in or out, not in the steps.
 
 Every replay draws its own prompts (a seed per phase and run): the server caches prefixes, and a prompt repeated
 from an earlier phase would skip part of its prefill, which the simulator (distinct prompts) never does.
@@ -37,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
                                   samples_from_records, profile_traces, client_pool, as_sent)
-from nano_serve.metrics import read_step_log
+from nano_serve.metrics import read_step_log, RequestRecord
 from nano_serve.server import wait_ready, free_port
 
 PRESETS = {
@@ -83,6 +87,21 @@ def predict_as_sent(w: dict, trace, cost: StepCost, blocks: int, limits: dict, w
     "Into workload result `w`: each run simulated on its arrivals as the clients really sent them (`as_sent`), and the errors."
     late = [predict(as_sent(trace, s), cost, blocks, limits, wait, x)[:2] for s, x in zip(w['sent_runs'], w.get('measured_runs', [w['measured']]))]
     w['predicted_as_sent_runs'], w['error_as_sent_runs'] = [p for p, _ in late], [e for _, e in late]
+
+
+def engine_side(records: list[RequestRecord]) -> dict:
+    "A run's requests as the engine saw them (its request log): median TTFT from the service's arrival to the first token, and median TPOT."
+    done = [r for r in records if r.first_token is not None]
+    ttft = [r.first_token - r.arrival for r in done]
+    tpot = [(r.finished - r.first_token) / (r.output_tokens - 1) for r in done if r.output_tokens > 1]
+    return {'completed': len(done), 'median_ttft_ms': float(np.median(ttft)) * 1e3, 'median_tpot_ms': float(np.median(tpot)) * 1e3,
+            'mean_tpot_ms': float(np.mean(tpot)) * 1e3, 'median_queue_ms': float(np.median([r.first_scheduled - r.arrival for r in done])) * 1e3}
+
+
+def engine_errors(pred: dict, engine: dict, cost: StepCost) -> dict:
+    "The simulator's errors against the engine's own view of a run (its TTFT less the request latency fitted for the clients' view)."
+    return {'median_ttft_ms': (pred['median_ttft_ms'] - cost.request_latency * 1e3 - engine['median_ttft_ms']) / engine['median_ttft_ms'],
+            'median_tpot_ms': (pred['median_tpot_ms'] - engine['median_tpot_ms']) / engine['median_tpot_ms']}
 
 
 def resimulate(path: str, refit: bool = False) -> dict:
@@ -158,8 +177,9 @@ def main():
         print('in-process cost model', res['cost_in_process'], flush=True)
         del llm
     port, log = free_port(), os.path.join(tempfile.mkdtemp(), 'steps.jsonl')
+    rlog = log.replace('steps.jsonl', 'requests.jsonl')
     clients = client_pool(a.clients)                 # started once: each client process imports torch
-    cmd = [sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning', '--step-log', log,
+    cmd = [sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning', '--step-log', log, '--request-log', rlog,
            '--num-kv-blocks', str(blocks), '--max-num-seqs', str(limits['max_num_seqs']),
            '--max-num-batched-tokens', str(limits['max_num_batched_tokens']), *shlex.split(a.server_args)]
     srv = subprocess.Popen(cmd, cwd=ROOT)
@@ -172,15 +192,17 @@ def main():
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
         for j, name in enumerate(names):
             trace = pre['workloads'][name]()
-            runs, steps, sents = [], [], []
+            runs, steps, sents, engine = [], [], [], []
             for r in range(a.repeats):
-                before = len(read_step_log(log))
+                before, rbefore = len(read_step_log(log)), len(read_step_log(rlog, RequestRecord))
                 real = replay(base + '/v1', trace, clients=clients, seed=200 + 10 * j + r)
                 runs.append({k: real[k] for k in real if isinstance(real[k], (int, float))})
                 sents.append(real['sent'])
                 steps.append(samples_from_records(read_step_log(log)[before:]))   # the steps as served: the cost model's residuals
+                engine.append(engine_side(read_step_log(rlog, RequestRecord)[rbefore:]))
             real = runs[0]
-            w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0], 'sent_runs': sents}
+            w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0], 'sent_runs': sents,
+                                          'engine_runs': engine}
             if a.repeats > 1:
                 w['measured_runs'], w['step_samples_runs'] = runs, steps
                 w['run_to_run'] = {k: (max(x[k] for x in runs) - min(x[k] for x in runs)) / np.mean([x[k] for x in runs]) for k in KEYS}
@@ -193,6 +215,9 @@ def main():
                 if a.repeats > 1: w['error_runs' + key] = [fidelity(pred, x) for x in runs]
                 if fit == 'server':   # the same, on the arrivals as the clients really sent them (each run its own)
                     predict_as_sent(w, trace, cost, blocks, limits, wait)
+                    w['error_engine_runs'] = [engine_errors(pred, e, cost) for e in engine]
+                    print(name, 'against the engine', [{k: f'{v:+.1%}' for k, v in e.items()} for e in w['error_engine_runs']],
+                          'engine', [{k: round(v, 1) for k, v in e.items()} for e in engine], flush=True)
                     print(name, 'as sent', [{k: f'{v:+.1%}' for k, v in e.items()} for e in w['error_as_sent_runs']],
                           'send lag median/max ms', [(round(x['send_lag_median_ms']), round(x['send_lag_max_ms'])) for x in runs], flush=True)
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},

@@ -38,7 +38,7 @@ class EngineCore:
                  swap_space: float | None = None, enforce_eager: bool = False, check_invariants: bool = False,
                  speculative_config: dict | None = None, async_scheduling: bool | None = None, tensor_parallel_size: int = 1,
                  quantization: str | None = None, custom_all_reduce: bool | str = True, kv_cache_dtype: str = 'auto', cpu_compile: bool | str = False,
-                 preemption_victim='lowest-rank', step_log: str | None = None):
+                 preemption_victim='lowest-rank', step_log: str | None = None, request_log: str | None = None):
         if preemption_mode not in ('swap', 'recompute'): raise ValueError(f"preemption_mode must be 'swap' or 'recompute', not {preemption_mode!r}")
         check_all_reduce(custom_all_reduce)   # before any follower starts (11_parallel)
         policy, eviction = make_policy(scheduling_policy), make_eviction(eviction_policy)   # names or objects (03_scheduler, 02_allocator)
@@ -95,7 +95,7 @@ class EngineCore:
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens,
                                    policy, preemption, self.max_model_len,
                                    proposer, victim)
-        self.metrics = Metrics(step_log=step_log)
+        self.metrics = Metrics(step_log=step_log, request_log=request_log)
         self.check_invariants = check_invariants
         self.limits = EngineLimits(cfg.vocab_size, self.max_model_len, n, block_size, eos_token_id(None, cfg.eos_token_id))
         self._sent: dict[str, int] = {}            # output tokens already reported, per request

@@ -318,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     a('--max-model-len', type=int, default=None, help="context limit (default: the model's)")
     a('--preemption-mode', default='swap', choices=['swap', 'recompute'], help='what to do with a request when the KV pool runs out')
     a('--step-log', default=None, metavar='PATH', help='append every engine step to PATH, a JSON line each (06d_metrics; 13_simulator fits its cost model to it)')
+    a('--request-log', default=None, metavar='PATH', help="append every finished request's engine-side times to PATH, a JSON line each (06d_metrics)")
     a('--preemption-victim', default='lowest-rank', choices=sorted(VICTIM_POLICIES), help='which running request gives up its blocks then (03_scheduler)')
     a('--swap-space', type=float, default=None, help='CPU memory for swapped KV blocks, GiB (default: 4 with CUDA, 0.25 on CPU)')
     a('--scheduling-policy', default='fcfs', choices=sorted(SCHEDULING_POLICIES),
@@ -358,7 +359,7 @@ def engine_args(args) -> dict:
                 enable_prefix_caching=not args.no_prefix_caching, load_format=args.load_format, seed=args.seed,
                 kv_cache_bytes=int(args.kv_cache_gib * 2**30), gpu_memory_utilization=args.gpu_memory_utilization,
                 max_model_len=args.max_model_len, scheduling_policy=args.scheduling_policy, eviction_policy=args.eviction_policy,
-                preemption_mode=args.preemption_mode, preemption_victim=args.preemption_victim, step_log=args.step_log, swap_space=args.swap_space, speculative_config=args.speculative_config,
+                preemption_mode=args.preemption_mode, preemption_victim=args.preemption_victim, step_log=args.step_log, request_log=args.request_log, swap_space=args.swap_space, speculative_config=args.speculative_config,
                 enforce_eager=args.enforce_eager, cpu_compile=CPU_COMPILE[args.cpu_compile], log_level=args.log_level.upper(), engine_core=args.engine_core,
                 async_scheduling=False if args.no_async_scheduling else None, tensor_parallel_size=args.tensor_parallel_size,
                 quantization=args.quantization, custom_all_reduce=not args.disable_custom_all_reduce, kv_cache_dtype=args.kv_cache_dtype)
