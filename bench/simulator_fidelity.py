@@ -21,6 +21,8 @@
    the service process's arrival to the engine's first and last token (`engine_runs`), and the simulator's errors
    against those (`error_engine_runs`; its TTFT without the fitted request latency). Where the errors against the
    engine are small and those against the clients large, the difference lies on the way in or out, not in the steps.
+   Each client's request is matched to its engine record (by its prompt and output lengths) and its time split into
+   legs (`split_runs`: medians of the way in, the engine's TTFT, the way out of the first token and of the last).
 
 Every replay draws its own prompts (a seed per phase and run): the server caches prefixes, and a prompt repeated
 from an earlier phase would skip part of its prefill, which the simulator (distinct prompts) never does.
@@ -71,9 +73,10 @@ def cpu_name() -> str:
 
 
 def max_waiting_of(server_args: str) -> int:
-    "The server's admission limit: `--max-waiting` in its flags, or the server's default."
+    "The server's admission limit: `--max-waiting` in its flags (or the server's default), counted by each of its service processes."
     args = shlex.split(server_args)
-    return int(args[args.index('--max-waiting') + 1]) if '--max-waiting' in args else 256
+    flag = lambda name, default: int(args[args.index(name) + 1]) if name in args else default
+    return flag('--max-waiting', 256) * flag('--api-server-count', 1)
 
 
 def predict(trace, cost: StepCost, blocks: int, limits: dict, wait: int, measured: dict) -> tuple[dict, dict, float]:
@@ -96,6 +99,20 @@ def engine_side(records: list[RequestRecord]) -> dict:
     tpot = [(r.finished - r.first_token) / (r.output_tokens - 1) for r in done if r.output_tokens > 1]
     return {'completed': len(done), 'median_ttft_ms': float(np.median(ttft)) * 1e3, 'median_tpot_ms': float(np.median(tpot)) * 1e3,
             'mean_tpot_ms': float(np.mean(tpot)) * 1e3, 'median_queue_ms': float(np.median([r.first_scheduled - r.arrival for r in done])) * 1e3}
+
+
+def latency_split(real: dict, records: list[RequestRecord], offset: float) -> dict:
+    "Median legs of one run's requests, each matched to its engine record by (prompt, output tokens): sent -> made in the service (in), -> first token sampled (engine TTFT), -> seen by the client (out, of the first token and of the last)."
+    by, keys = {}, [res[3:] for res in real['results']]
+    for r in records: by.setdefault((r.prompt_tokens, r.output_tokens), []).append(r)
+    legs = {'in': [], 'engine_ttft': [], 'out_first': [], 'out_last': []}
+    for s, (ok, ttft, latency, p, n) in zip(real['sent'], real['results']):
+        match = by.get((p, n), [])
+        if not ok or len(match) != 1 or keys.count((p, n)) != 1 or match[0].first_token is None: continue   # ambiguous: skip
+        e, sent = match[0], real['start'] + s - offset     # on the engine's clock
+        legs['in'].append(e.arrival - sent); legs['engine_ttft'].append(e.first_token - e.arrival)
+        legs['out_first'].append(sent + ttft - e.first_token); legs['out_last'].append(sent + latency - e.finished)
+    return {'matched': len(legs['in'])} | {f'median_{k}_ms': float(np.median(v)) * 1e3 for k, v in legs.items() if v}
 
 
 def engine_errors(pred: dict, engine: dict, cost: StepCost) -> dict:
@@ -192,17 +209,19 @@ def main():
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
         for j, name in enumerate(names):
             trace = pre['workloads'][name]()
-            runs, steps, sents, engine = [], [], [], []
+            runs, steps, sents, engine, split = [], [], [], [], []
             for r in range(a.repeats):
                 before, rbefore = len(read_step_log(log)), len(read_step_log(rlog, RequestRecord))
                 real = replay(base + '/v1', trace, clients=clients, seed=200 + 10 * j + r)
-                runs.append({k: real[k] for k in real if isinstance(real[k], (int, float))})
+                runs.append({k: real[k] for k in real if isinstance(real[k], (int, float)) and k != 'start'})
                 sents.append(real['sent'])
                 steps.append(samples_from_records(read_step_log(log)[before:]))   # the steps as served: the cost model's residuals
-                engine.append(engine_side(read_step_log(rlog, RequestRecord)[rbefore:]))
+                recs, offset = read_step_log(rlog, RequestRecord)[rbefore:], time.time() - time.monotonic()
+                engine.append(engine_side(recs)); split.append(latency_split(real, recs, offset))
             real = runs[0]
             w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0], 'sent_runs': sents,
-                                          'engine_runs': engine}
+                                          'engine_runs': engine, 'split_runs': split}
+            print(name, 'legs', split, flush=True)
             if a.repeats > 1:
                 w['measured_runs'], w['step_samples_runs'] = runs, steps
                 w['run_to_run'] = {k: (max(x[k] for x in runs) - min(x[k] for x in runs)) / np.mean([x[k] for x in runs]) for k in KEYS}

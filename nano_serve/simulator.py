@@ -267,7 +267,7 @@ def client_pool(n: int):
 
 def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, timeout: float = 600, seed: int = 0,
            vocab_size: int = 32000, clients=2) -> dict:
-    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes (a number, or a `client_pool`); `nano_serve_bench serve`'s summary, plus when each request was really sent (`sent`, trace order) and how late (`send_lag_*`)."
+    "Send `trace` to the OpenAI-compatible server at `base_url` at its arrival times from `clients` processes (a number, or a `client_pool`); `nano_serve_bench serve`'s summary, plus when each request was really sent (`sent`, s after wall-clock `start`, trace order), how late (`send_lag_*`), and each one's (ok, TTFT, latency, prompt and output tokens) (`results`, trace order)."
     from nano_serve.bench import summarize
     rng = random.Random(seed)
     items = [(t.arrival, [rng.randrange(100, vocab_size) for _ in range(t.prompt_len)], t.output_len) for t in trace]
@@ -277,11 +277,12 @@ def replay(base_url: str, trace: list[TraceRequest], model: str | None = None, t
         parts = list(pool.map(_send_part, [(base_url, items[i::pool.n], model, timeout, start) for i in range(pool.n)]))
     finally:
         if pool is not clients: pool.shutdown()
-    sent = [0.0] * len(items)
-    for i, (_, s, _) in enumerate(parts): sent[i::pool.n] = s    # part i sent items i, i + n, ...
+    sent, results = [0.0] * len(items), [None] * len(items)
+    for i, (rs, s, _) in enumerate(parts):    # part i sent items i, i + n, ...
+        sent[i::pool.n], results[i::pool.n] = s, [(r.ok, r.ttft, r.latency, r.prompt_tokens, r.output_tokens) for r in rs]
     lag = np.array(sent) - [t.arrival for t in trace]
     return (summarize([r for rs, _, _ in parts for r in rs], max(end for _, _, end in parts) - start)
-            | {'sent': sent, 'send_lag_median_ms': float(np.median(lag)) * 1e3, 'send_lag_max_ms': float(lag.max()) * 1e3})
+            | {'sent': sent, 'start': start, 'results': results, 'send_lag_median_ms': float(np.median(lag)) * 1e3, 'send_lag_max_ms': float(lag.max()) * 1e3})
 
 def as_sent(trace: list[TraceRequest], sent: list[float]) -> list[TraceRequest]:
     "`trace` with each arrival moved to when `replay` really sent it: what the server was asked to serve."
