@@ -39,14 +39,16 @@ class EchoRunner:
 
 class EchoCore(EngineCore):
     "An `EngineCore` without a model: the real scheduler and bookkeeping around `EchoRunner`."
-    def __init__(self, max_num_seqs: int = 256, max_num_batched_tokens: int = 8192, **_):
+    def __init__(self, max_num_seqs: int = 256, max_num_batched_tokens: int = 8192, step_log=None, request_log=None, **_):
         import torch
         self.device, self.max_model_len = torch.device('cpu'), 8192
         self.allocator = BlockAllocator(100_000, 16, enable_prefix_caching=False)
         self.scheduler = Scheduler(self.allocator, max_num_seqs, max_num_batched_tokens, max_model_len=self.max_model_len)
-        self.runner, self.metrics, self.check_invariants = EchoRunner(float(os.environ.get('ECHO_STEP_MS', '2'))), Metrics(), False
+        self.runner, self.check_invariants = EchoRunner(float(os.environ.get('ECHO_STEP_MS', '2'))), False
+        self.metrics = Metrics(step_log=step_log, request_log=request_log)   # the server's --step-log and --request-log
         self.limits = EngineLimits(49152, self.max_model_len, 100_000, 16, 2)
         self._sent, self._last_token, self.async_scheduling, self.inflight, self._host_readers = {}, {}, False, None, set()
+        self.speculating, self._decided, self.gate, self.hindsight, self.drafter = False, None, None, None, None   # no drafting
 
     def paths(self) -> dict: return {'runner': f'echo, {self.runner.step_ms} ms a step'}
 

@@ -129,9 +129,10 @@ async def send_one(client, model: str, prompt, max_tokens: int, timeout: float) 
     "Stream one completion and time it."
     t0 = time.perf_counter(); first = last = None; itl, usage = [], None
     try:
-        stream = await asyncio.wait_for(client.completions.create(model=model, prompt=prompt, max_tokens=max_tokens, temperature=0,
+        ids = not isinstance(prompt, str)   # token ids: sent as they are (the client's own check is slow, see above)
+        stream = await asyncio.wait_for(client.completions.create(model=model, prompt=[] if ids else prompt, max_tokens=max_tokens, temperature=0,
                                                                   stream=True, stream_options={'include_usage': True},
-                                                                  extra_body={'ignore_eos': True}), timeout)
+                                                                  extra_body={'ignore_eos': True} | ({'prompt': prompt} if ids else {})), timeout)
         async def consume():
             nonlocal first, last, usage
             async for chunk in stream:
