@@ -7,7 +7,8 @@
    (`profile_traces`: decode batches of growing size, prompts of growing length, then a mixed trace; each phase sent
    by `replay`, the official openai client, at the trace's arrival times). `StepCost.fit` on the steps it logged
    (`samples_from_records`) gives the cost model: the server's own steps, under load, with its service process and
-   the client on the same machine.
+   the client on the same machine. The request latency (what a client waits beyond the steps) is measured on the
+   last phase: the median of each request's TTFT as its client saw it less the engine's, from the request log (7).
 2. For each workload of the preset the server serves the trace and `simulate` runs the same trace through the real
    scheduler on the fitted cost model. Errors of throughput, median TTFT and median TPOT.
 3. With `--in-process` (CPU): the cost model is also fitted the old way, on an in-process `LLM` serving the same
@@ -19,7 +20,7 @@
    and how late the clients were: `send_lag_median_ms`, `send_lag_max_ms`).
 7. The server keeps a request log (`--request-log`): each run's median TTFT and TPOT as the engine saw them, from
    the service process's arrival to the engine's first and last token (`engine_runs`), and the simulator's errors
-   against those (`error_engine_runs`; its TTFT without the fitted request latency). Where the errors against the
+   against those (`error_engine_runs`; its TTFT without the request latency). Where the errors against the
    engine are small and those against the clients large, the difference lies on the way in or out, not in the steps.
    Each client's request is matched to its engine record (by its prompt and output lengths) and its time split into
    legs (`split_runs`: medians of the way in, the engine's TTFT, the way out of the first token and of the last).
@@ -105,13 +106,14 @@ def latency_split(real: dict, records: list[RequestRecord], offset: float) -> di
     "Median legs of one run's requests, each matched to its engine record by (prompt, output tokens): sent -> made in the service (in), -> first token sampled (engine TTFT), -> seen by the client (out, of the first token and of the last)."
     by, keys = {}, [res[3:] for res in real['results']]
     for r in records: by.setdefault((r.prompt_tokens, r.output_tokens), []).append(r)
-    legs = {'in': [], 'engine_ttft': [], 'out_first': [], 'out_last': []}
+    legs = {'in': [], 'engine_ttft': [], 'out_first': [], 'out_last': [], 'way': []}
     for s, (ok, ttft, latency, p, n) in zip(real['sent'], real['results']):
         match = by.get((p, n), [])
         if not ok or len(match) != 1 or keys.count((p, n)) != 1 or match[0].first_token is None: continue   # ambiguous: skip
         e, sent = match[0], real['start'] + s - offset     # on the engine's clock
         legs['in'].append(e.arrival - sent); legs['engine_ttft'].append(e.first_token - e.arrival)
         legs['out_first'].append(sent + ttft - e.first_token); legs['out_last'].append(sent + latency - e.finished)
+        legs['way'].append(legs['in'][-1] + legs['out_first'][-1])   # the client's TTFT beyond the engine's
     return {'matched': len(legs['in'])} | {f'median_{k}_ms': float(np.median(v)) * 1e3 for k, v in legs.items() if v}
 
 
@@ -143,17 +145,23 @@ def resimulate(path: str, refit: bool = False) -> dict:
     return res
 
 
-def fit_on_server(base: str, phases, log: str, blocks: int, limits: dict, clients: int, max_waiting: int) -> tuple[StepCost, dict]:
-    "Serve each trace of `phases` in turn, fit the cost model on the steps the server logged meanwhile, and the request latency on the last phase's TTFT."
+def fit_on_server(base: str, phases, log: str, rlog: str, blocks: int, limits: dict, clients: int, max_waiting: int) -> tuple[StepCost, dict]:
+    "Serve each trace of `phases` in turn, fit the cost model on the steps the server logged meanwhile, and the request latency on the last phase (its requests' way in and out)."
     before = len(read_step_log(log))
     t0 = time.time()
-    for i, trace in enumerate(phases): last = replay(base + '/v1', trace, clients=clients, seed=100 + i)
+    for i, trace in enumerate(phases):
+        rbefore = len(read_step_log(rlog, RequestRecord))
+        last = replay(base + '/v1', trace, clients=clients, seed=100 + i)
+    legs = latency_split(last, read_step_log(rlog, RequestRecord)[rbefore:], time.time() - time.monotonic())
     records = read_step_log(log)[before:]
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
     sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), max_waiting).summary()
-    cost = cost.with_latency(last['median_ttft_ms'], sim['median_ttft_ms'])
-    return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0,
+    # the latency measured: the median of each request's TTFT as its client saw it beyond the engine's (the way in and
+    # out); it used to be fitted as the TTFT the simulator lacked, which also swallowed the cost model's error
+    cost = (StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3}) if 'median_way_ms' in legs
+            else cost.with_latency(last['median_ttft_ms'], sim['median_ttft_ms']))
+    return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0, 'last_phase_legs': legs,
                   'last_phase_ttft_ms': {'measured': last['median_ttft_ms'], 'simulated': sim['median_ttft_ms']}, 'step_samples': samples}
 
 
@@ -204,7 +212,7 @@ def main():
         base = f'http://127.0.0.1:{port}'
         wait_ready(base, srv, timeout=600)
         replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=clients)    # warm-up
-        costs['server'], info = fit_on_server(base, pre['calibration'](), log, blocks, limits, clients, wait)
+        costs['server'], info = fit_on_server(base, pre['calibration'](), log, rlog, blocks, limits, clients, wait)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
         for j, name in enumerate(names):
@@ -241,6 +249,7 @@ def main():
                           'send lag median/max ms', [(round(x['send_lag_median_ms']), round(x['send_lag_max_ms'])) for x in runs], flush=True)
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
+            if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')   # each workload kept as it ends
     finally:
         srv.terminate(); srv.wait(30); clients.shutdown()
     if a.speed:
