@@ -73,23 +73,24 @@ def cpu_name() -> str:
     return out.split('Model name:')[1].split('\n')[0].strip() if 'Model name:' in out else 'unknown CPU'
 
 
-def max_waiting_of(server_args: str) -> int:
-    "The server's admission limit: `--max-waiting` in its flags (or the server's default), counted by each of its service processes."
+def engine_of(server_args: str) -> dict:
+    "What `simulate` must know of the server its flags start: its admission limit (`--max-waiting`, counted by each service process) and whether it overlaps steps (on CUDA, unless told not to)."
     args = shlex.split(server_args)
-    flag = lambda name, default: int(args[args.index(name) + 1]) if name in args else default
-    return flag('--max-waiting', 256) * flag('--api-server-count', 1)
+    flag = lambda name, default: args[args.index(name) + 1] if name in args else default
+    return {'max_waiting': int(flag('--max-waiting', 256)) * int(flag('--api-server-count', 1)),
+            'overlap': flag('--device', 'cpu').startswith('cuda') and '--no-async-scheduling' not in args}
 
 
-def predict(trace, cost: StepCost, blocks: int, limits: dict, wait: int, measured: dict) -> tuple[dict, dict, float]:
+def predict(trace, cost: StepCost, blocks: int, limits: dict, eng: dict, measured: dict) -> tuple[dict, dict, float]:
     "Simulate `trace` on `cost` with the server's limits: (predicted summary, errors against `measured`, seconds the simulation took)."
-    sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits), wait)
+    sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits), **eng)
     pred = sim.summary()
     return pred, fidelity(pred, measured), sim.wall_s
 
 
-def predict_as_sent(w: dict, trace, cost: StepCost, blocks: int, limits: dict, wait: int):
+def predict_as_sent(w: dict, trace, cost: StepCost, blocks: int, limits: dict, eng: dict):
     "Into workload result `w`: each run simulated on its arrivals as the clients really sent them (`as_sent`), and the errors."
-    late = [predict(as_sent(trace, s), cost, blocks, limits, wait, x)[:2] for s, x in zip(w['sent_runs'], w.get('measured_runs', [w['measured']]))]
+    late = [predict(as_sent(trace, s), cost, blocks, limits, eng, x)[:2] for s, x in zip(w['sent_runs'], w.get('measured_runs', [w['measured']]))]
     w['predicted_as_sent_runs'], w['error_as_sent_runs'] = [p for p, _ in late], [e for _, e in late]
 
 
@@ -127,25 +128,25 @@ def resimulate(path: str, refit: bool = False) -> dict:
     "Predict each workload of a committed result again with its saved cost model (`refit`: fitted anew on its saved calibration steps); the result with new predictions and errors."
     res = json.loads(Path(path).read_text())
     pre, fields = PRESETS[res['preset']], set(StepCost.__dataclass_fields__)
-    cost, wait = StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), max_waiting_of(res['server_args'])
+    cost, eng = StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), engine_of(res['server_args'])
     if refit:   # this simulator's cost model on the run's own calibration steps; the request latency from its last phase again
         last = pre['calibration']()[-1]
         cost = StepCost.fit([tuple(s) for s in res['cost']['step_samples']])
-        sim = simulate(last, cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), wait).summary()
+        sim = simulate(last, cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), **eng).summary()
         cost = cost.with_latency(res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms'])
         res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
     for name, w in res['workloads'].items():
-        w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait, w['measured'])
+        w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng, w['measured'])
         if 'measured_runs' in w: w['error_runs'] = [fidelity(w['predicted'], x) for x in w['measured_runs']]
         if 'sent_runs' in w:
-            predict_as_sent(w, pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], wait)
+            predict_as_sent(w, pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng)
         print(name, [{k: f'{v:+.1%}' for k, v in e.items()} for e in w.get('error_runs', [w['error']])],
               'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
-    res['resimulated'] = f'predictions redone with max_waiting={wait}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
+    res['resimulated'] = f'predictions redone with {eng}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
     return res
 
 
-def fit_on_server(base: str, phases, log: str, rlog: str, blocks: int, limits: dict, clients: int, max_waiting: int) -> tuple[StepCost, dict]:
+def fit_on_server(base: str, phases, log: str, rlog: str, blocks: int, limits: dict, clients: int, eng: dict) -> tuple[StepCost, dict]:
     "Serve each trace of `phases` in turn, fit the cost model on the steps the server logged meanwhile, and the request latency on the last phase (its requests' way in and out)."
     before = len(read_step_log(log))
     t0 = time.time()
@@ -156,7 +157,7 @@ def fit_on_server(base: str, phases, log: str, rlog: str, blocks: int, limits: d
     records = read_step_log(log)[before:]
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
-    sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), max_waiting).summary()
+    sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), **eng).summary()
     # the latency measured: the median of each request's TTFT as its client saw it beyond the engine's (the way in and
     # out); it used to be fitted as the TTFT the simulator lacked, which also swallowed the cost model's error
     cost = (StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3}) if 'median_way_ms' in legs
@@ -181,7 +182,7 @@ def main():
         if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')
         return
     pre = PRESETS[a.preset]
-    wait = max_waiting_of(a.server_args)
+    eng = engine_of(a.server_args)
     a.clients = a.clients or pre['clients']
     limits, blocks = pre['limits'], pre['blocks']
     names = a.workloads.split(',') if a.workloads else list(pre['workloads'])
@@ -212,7 +213,7 @@ def main():
         base = f'http://127.0.0.1:{port}'
         wait_ready(base, srv, timeout=600)
         replay(base + '/v1', poisson_trace(8, rate=4, seed=1), clients=clients)    # warm-up
-        costs['server'], info = fit_on_server(base, pre['calibration'](), log, rlog, blocks, limits, clients, wait)
+        costs['server'], info = fit_on_server(base, pre['calibration'](), log, rlog, blocks, limits, clients, eng)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
         for j, name in enumerate(names):
@@ -236,12 +237,12 @@ def main():
                 print(name, 'run to run', {k: f'{v:.1%}' for k, v in w['run_to_run'].items()},
                       'measured', [{k: round(x[k], 1) for k in KEYS} for x in runs], flush=True)
             for fit, cost in costs.items():
-                pred, err, secs = predict(trace, cost, blocks, limits, wait, real)
+                pred, err, secs = predict(trace, cost, blocks, limits, eng, real)
                 key = '' if fit == 'server' else '_in_process'
                 w['predicted' + key], w['error' + key], w['sim_wall_s' + key] = pred, err, secs
                 if a.repeats > 1: w['error_runs' + key] = [fidelity(pred, x) for x in runs]
                 if fit == 'server':   # the same, on the arrivals as the clients really sent them (each run its own)
-                    predict_as_sent(w, trace, cost, blocks, limits, wait)
+                    predict_as_sent(w, trace, cost, blocks, limits, eng)
                     w['error_engine_runs'] = [engine_errors(pred, e, cost) for e in engine]
                     print(name, 'against the engine', [{k: f'{v:+.1%}' for k, v in e.items()} for e in w['error_engine_runs']],
                           'engine', [{k: round(v, 1) for k, v in e.items()} for e in engine], flush=True)

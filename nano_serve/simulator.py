@@ -73,12 +73,14 @@ class StepCost:
     per_prefill_pair: float = 0.0
     per_swapped_block: float = 0.0
     request_latency: float = 0.0     # seconds a client sees each token later than the step makes it (HTTP, queues, streaming)
+    per_prefill_step: float = 0.0    # a fixed extra for a step with prompt tokens (it runs without the decode-only graph)
 
     def predict(self, work) -> float:
         "Seconds for a step doing `work` (the six amounts, in `ScheduledBatch.work`'s order)."
         p, d, k, kp, q, s = work
         return (self.base + self.per_prefill_token * p + self.per_decode_row * d + self.per_context_token * k
-                + self.per_padded_context_token * kp + self.per_prefill_pair * q + self.per_swapped_block * s)
+                + self.per_padded_context_token * kp + self.per_prefill_pair * q + self.per_swapped_block * s
+                + self.per_prefill_step * (p > 0))
 
     def seconds(self, batch: ScheduledBatch) -> float: return self.predict(batch.work())
 
@@ -90,21 +92,23 @@ class StepCost:
 
     @classmethod
     def fit(cls, samples: list[tuple]) -> 'StepCost':
-        "Least squares of the relative error over (the six amounts of work..., seconds), coefficients kept >= 0, then scaled so the steps' total time is kept."
+        "Weighted least squares over (the six amounts of work..., seconds), each step's error over the root of its time, coefficients kept >= 0, then scaled so the steps' total time is kept."
         samples = [s for s in samples if s[6] > 0]
         t = np.array([s[6] for s in samples], dtype=float)
-        work = np.array([[1, *s[:6]] for s in samples], dtype=float)
-        X = work / t[:, None]           # each step's error relative to its time:
-        y = np.ones_like(t)             # a 50 ms decode step counts as much as a 1 s prefill
+        work = np.array([[1, *s[:6], s[0] > 0] for s in samples], dtype=float)   # the last column: the step has prompt tokens
+        root = np.sqrt(t)               # an error counts as its square over the step's time: a 1 s prefill weighs more
+        X, y = work / root[:, None], root   # than a 50 ms decode step, but not twenty times more
         scale = np.maximum(np.abs(X).max(0), 1e-12)   # columns of similar size: pairs run to millions, rows to tens
-        keep = [j for j in range(7) if X[:, j].any()]
+        keep = [j for j in range(8) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
             coef = np.linalg.lstsq(X[:, keep] / scale[keep], y, rcond=None)[0] / scale[keep]
             if (coef >= 0).all(): break
             keep.pop(int(np.argmin(coef)))
-        full = np.zeros(7); full[keep] = coef
-        full *= t.sum() / (work @ full).sum()   # prices for the typical step, scaled so that the slow few still add up
-        return cls(*map(float, full))
+        full = np.zeros(8); full[keep] = coef
+        full *= t.sum() / (work @ full).sum()   # scaled so that the slow few steps still add up
+        names = ('base', 'per_prefill_token', 'per_decode_row', 'per_context_token', 'per_padded_context_token',
+                 'per_prefill_pair', 'per_swapped_block', 'per_prefill_step')
+        return cls(**dict(zip(names, map(float, full))))
 
     def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
         "This cost model plus the fixed latency a real run showed beyond the simulated one (median TTFTs of the same trace)."
@@ -165,13 +169,15 @@ def make_scheduler(num_blocks: int, block_size: int = 16, max_num_seqs: int = 64
     return Scheduler(alloc, max_num_seqs, max_num_batched_tokens, make_policy(scheduling_policy), preemption, max_model_len,
                      victim=make_victim(preemption_victim))
 
-def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, max_waiting: int | None = None) -> SimResult:
-    "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times (`max_waiting`: the server's admission limit)."
+def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, max_waiting: int | None = None,
+             overlap: bool = False) -> SimResult:
+    "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times (`max_waiting`: the server's admission limit; `overlap`: the engine plans each step while the one before runs)."
     t_start, res, sched = time.perf_counter(), SimResult(), scheduler
     pending, clock, i, live = sorted(trace, key=lambda r: r.arrival), 0.0, 0, {}   # live: request id -> [Request, first token time]
-    unstarted = 0                                         # admitted, no token yet: what the server's admission control counts
+    unstarted, last = 0, 0.0      # admitted with no token yet (what the server's admission control counts); the step just run
     while i < len(pending) or sched.has_unfinished():
-        while i < len(pending) and pending[i].arrival <= clock:
+        cutoff = clock - last if overlap else clock       # overlapped: the next step was planned when the last one started
+        while i < len(pending) and pending[i].arrival <= cutoff:
             t, base, rid = pending[i], i * 7919 % 50000, f's{i}'
             i += 1
             if max_waiting is not None and unstarted >= max_waiting: res.refused += 1; continue   # 429
@@ -179,14 +185,15 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, ma
                           SamplingParams(temperature=0, max_tokens=t.output_len, ignore_eos=True), tenant=t.tenant, arrival_time=t.arrival)
             try: sched.add(req); live[req.request_id] = [req, None]; unstarted += 1
             except ValueError: res.refused += 1
-        if not sched.has_unfinished():
+        if not sched.has_unfinished():                    # idle: the next arrival is planned at once
             if i == len(pending): break                   # the last arrivals were all refused
-            clock = max(clock, pending[i].arrival); continue
+            clock, last = max(clock, pending[i].arrival), 0.0; continue
         batch = sched.schedule()
         if not batch:                                     # nothing fits now: only an arrival can change that
-            if i < len(pending): clock = max(clock, pending[i].arrival); continue
+            if i < len(pending): clock, last = max(clock, pending[i].arrival), 0.0; continue
             raise RuntimeError('the scheduler is stuck: requests wait but no step can be planned')
-        clock += cost.seconds(batch)
+        last = cost.seconds(batch)
+        clock += last
         res.steps += 1; res.preemptions += len(batch.preempted)
         seen = clock + cost.request_latency              # when the client sees this step's tokens
         for req in sched.update(batch, {c.request_id: [7] for c in batch.chunks if c.sample}):
