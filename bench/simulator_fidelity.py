@@ -133,7 +133,9 @@ def resimulate(path: str, refit: bool = False) -> dict:
         last = pre['calibration']()[-1]
         cost = StepCost.fit([tuple(s) for s in res['cost']['step_samples']])
         sim = simulate(last, cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), **eng).summary()
-        cost = cost.with_latency(res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms'])
+        legs = res['cost'].get('last_phase_legs', {})   # the latency as measured, where the run kept its legs
+        cost = (StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3}) if 'median_way_ms' in legs
+                else cost.with_latency(res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms']))
         res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
     for name, w in res['workloads'].items():
         w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng, w['measured'])

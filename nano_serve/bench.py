@@ -356,7 +356,7 @@ def simulate_cli(a) -> dict:
     cost = StepCost(*(float(x) for x in a.cost.split(',')))
     sched = make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy, a.eviction_policy,
                            preemption_victim=a.preemption_victim, swap_blocks=a.swap_blocks)
-    r = simulate(trace, cost, sched)
+    r = simulate(trace, cost, sched, overlap=a.overlap)
     return dict(args=vars(a), cost=vars(cost), requests=len(trace), wall_s=r.wall_s, **r.summary())
 
 # %% ../nbs/10_bench.ipynb #ff5ed6f2
@@ -380,11 +380,12 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument('--trace', default='poisson', help="'poisson', 'bursty', or an Azure LLM inference trace CSV")
     m.add_argument('--num-requests', type=int, default=1000); m.add_argument('--rate', type=float, default=2.0, help='requests per second (generated traces)')
     m.add_argument('--prompt-len', default='64,256', help='lo,hi (generated traces)'); m.add_argument('--output-len', default='16,64', help='lo,hi (generated traces)')
-    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row[, per context token, per padded context token, per prefill pair, per swapped block, request latency s] (StepCost)')
+    m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row[, per context token, per padded context token, per prefill pair, per swapped block, request latency s, per step with prompt tokens] (StepCost)')
     m.add_argument('--max-num-seqs', type=int, default=32); m.add_argument('--max-num-batched-tokens', type=int, default=512)
     m.add_argument('--num-kv-blocks', type=int, default=1456); m.add_argument('--block-size', type=int, default=16)
     m.add_argument('--scheduling-policy', default='fcfs'); m.add_argument('--eviction-policy', default='lru')
     m.add_argument('--preemption-victim', default='lowest-rank'); m.add_argument('--swap-blocks', type=int, default=0, help='> 0: swap preemption with a CPU pool this large')
+    m.add_argument('--overlap', action='store_true', help='plan each step while the one before runs, as the engine does on a GPU (13_simulator)')
     m.add_argument('--seed', type=int, default=0); m.add_argument('--output-json', default=None)
     c = sub.add_parser('cpu-vs-hf', help="the mixed CPU workload against transformers' generate()")
     c.add_argument('--num-prompts', type=int, default=24); c.add_argument('--seed', type=int, default=0)
