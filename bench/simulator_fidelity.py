@@ -37,6 +37,7 @@ predicts each workload of a committed result again with its saved cost model (no
 the simulator moves the errors against the same measured runs.
 """
 import argparse, json, os, shlex, subprocess, sys, tempfile, time
+from collections import Counter
 import numpy as np
 from pathlib import Path
 
@@ -105,12 +106,12 @@ def engine_side(records: list[RequestRecord]) -> dict:
 
 def latency_split(real: dict, records: list[RequestRecord], offset: float) -> dict:
     "Median legs of one run's requests, each matched to its engine record by (prompt, output tokens): sent -> made in the service (in), -> first token sampled (engine TTFT), -> seen by the client (out, of the first token and of the last)."
-    by, keys = {}, [res[3:] for res in real['results']]
+    by, keys = {}, Counter(res[3:] for res in real['results'])   # (prompt, output) lengths: a request's key
     for r in records: by.setdefault((r.prompt_tokens, r.output_tokens), []).append(r)
     legs = {'in': [], 'engine_ttft': [], 'out_first': [], 'out_last': [], 'way': []}
     for s, (ok, ttft, latency, p, n) in zip(real['sent'], real['results']):
         match = by.get((p, n), [])
-        if not ok or len(match) != 1 or keys.count((p, n)) != 1 or match[0].first_token is None: continue   # ambiguous: skip
+        if not ok or len(match) != 1 or keys[(p, n)] != 1 or match[0].first_token is None: continue   # ambiguous: skip
         e, sent = match[0], real['start'] + s - offset     # on the engine's clock
         legs['in'].append(e.arrival - sent); legs['engine_ttft'].append(e.first_token - e.arrival)
         legs['out_first'].append(sent + ttft - e.first_token); legs['out_last'].append(sent + latency - e.finished)
