@@ -119,8 +119,15 @@ def latency_split(real: dict, records: list[RequestRecord], offset: float) -> di
     return {'matched': len(legs['in'])} | {f'median_{k}_ms': float(np.median(v)) * 1e3 for k, v in legs.items() if v}
 
 
+def with_request_latency(cost: StepCost, legs: dict, measured_ttft_ms: float, simulated_ttft_ms: float) -> StepCost:
+    "`cost` with the calibration's request latency: measured where its legs are known (the median client TTFT beyond the engine's), else fitted as the TTFT the simulation lacked."
+    # fitted, the latency also swallowed the cost model's error (14-55 ms where 5-10 ms were measured, 13a)
+    if 'median_way_ms' in legs: return StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3})
+    return cost.with_latency(measured_ttft_ms, simulated_ttft_ms)
+
+
 def engine_errors(pred: dict, engine: dict, cost: StepCost) -> dict:
-    "The simulator's errors against the engine's own view of a run (its TTFT less the request latency fitted for the clients' view)."
+    "The simulator's errors against the engine's own view of a run (its TTFT less the request latency of the clients' view)."
     return {'median_ttft_ms': (pred['median_ttft_ms'] - cost.request_latency * 1e3 - engine['median_ttft_ms']) / engine['median_ttft_ms'],
             'median_tpot_ms': (pred['median_tpot_ms'] - engine['median_tpot_ms']) / engine['median_tpot_ms']}
 
@@ -134,9 +141,7 @@ def resimulate(path: str, refit: bool = False) -> dict:
         last = pre['calibration']()[-1]
         cost = StepCost.fit([tuple(s) for s in res['cost']['step_samples']])
         sim = simulate(last, cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), **eng).summary()
-        legs = res['cost'].get('last_phase_legs', {})   # the latency as measured, where the run kept its legs
-        cost = (StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3}) if 'median_way_ms' in legs
-                else cost.with_latency(res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms']))
+        cost = with_request_latency(cost, res['cost'].get('last_phase_legs', {}), res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms'])
         res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
     for name, w in res['workloads'].items():
         w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng, w['measured'])
@@ -161,10 +166,7 @@ def fit_on_server(base: str, phases, log: str, rlog: str, blocks: int, limits: d
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
     sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), **eng).summary()
-    # the latency measured: the median of each request's TTFT as its client saw it beyond the engine's (the way in and
-    # out); it used to be fitted as the TTFT the simulator lacked, which also swallowed the cost model's error
-    cost = (StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3}) if 'median_way_ms' in legs
-            else cost.with_latency(last['median_ttft_ms'], sim['median_ttft_ms']))
+    cost = with_request_latency(cost, legs, last['median_ttft_ms'], sim['median_ttft_ms'])
     return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0, 'last_phase_legs': legs,
                   'last_phase_ttft_ms': {'measured': last['median_ttft_ms'], 'simulated': sim['median_ttft_ms']}, 'step_samples': samples}
 
