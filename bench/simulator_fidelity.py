@@ -38,6 +38,7 @@ the simulator moves the errors against the same measured runs.
 """
 import argparse, json, os, shlex, subprocess, sys, tempfile, time
 from collections import Counter
+from dataclasses import replace
 import numpy as np
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def latency_split(real: dict, records: list[RequestRecord], offset: float) -> di
 def with_request_latency(cost: StepCost, legs: dict, measured_ttft_ms: float, simulated_ttft_ms: float) -> StepCost:
     "`cost` with the calibration's request latency: measured where its legs are known (the median client TTFT beyond the engine's), else fitted as the TTFT the simulation lacked."
     # fitted, the latency also swallowed the cost model's error (14-55 ms where 5-10 ms were measured, 13a)
-    if 'median_way_ms' in legs: return StepCost(**{**vars(cost), 'request_latency': legs['median_way_ms'] / 1e3})
+    if 'median_way_ms' in legs: return replace(cost, request_latency=legs['median_way_ms'] / 1e3)
     return cost.with_latency(measured_ttft_ms, simulated_ttft_ms)
 
 

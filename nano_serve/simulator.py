@@ -96,8 +96,8 @@ class StepCost:
         samples = [s for s in samples if s[6] > 0]
         t = np.array([s[6] for s in samples], dtype=float)
         work = np.array([[1, *s[:6], s[0] > 0] for s in samples], dtype=float)   # the last column: the step has prompt tokens
-        root = np.sqrt(t)               # an error counts as its square over the step's time: a 1 s prefill weighs more
-        X, y = work / root[:, None], root   # than a 50 ms decode step, but not twenty times more
+        root = np.sqrt(t)               # an error counts as its square over the step's time: a 1 s prefill 10% off weighs
+        X, y = work / root[:, None], root   # 20 times a 50 ms decode step 10% off (plain least squares: 400; relative: 1)
         scale = np.maximum(np.abs(X).max(0), 1e-12)   # columns of similar size: pairs run to millions, rows to tens
         keep = [j for j in range(8) if X[:, j].any()]
         while True:                      # drop a negative coefficient and refit: a tiny non-negative least squares
@@ -112,7 +112,7 @@ class StepCost:
 
     def with_latency(self, measured_ttft_ms: float, predicted_ttft_ms: float) -> 'StepCost':
         "This cost model plus the fixed latency a real run showed beyond the simulated one (median TTFTs of the same trace)."
-        return StepCost(**{**vars(self), 'request_latency': max(0.0, (measured_ttft_ms - predicted_ttft_ms) / 1e3)})
+        return replace(self, request_latency=max(0.0, (measured_ttft_ms - predicted_ttft_ms) / 1e3))
 
 # %% ../nbs/13_simulator.ipynb #032db02e
 def time_swaps(config, block_size: int = 16, dtype=None, blocks: int = 64, rounds: int = 5, device='cpu', kv_heads: int | None = None) -> float:
