@@ -24,6 +24,11 @@
    engine are small and those against the clients large, the difference lies on the way in or out, not in the steps.
    Each client's request is matched to its engine record (by its prompt and output lengths) and its time split into
    legs (`split_runs`: medians of the way in, the engine's TTFT, the way out of the first token and of the last).
+8. Chance: how far the machine's steps scatter around the fitted model (`step_noise`, on the calibration's steps) and,
+   for each workload, the band that scatter gives each figure (`band`: 10th, 50th and 90th percentile over 30
+   simulations with steps scattered that much, `spread`). Beside it, which real runs fall inside the band
+   (`inside_band_runs`) and the errors against the mean of the runs (`error_mean`): a figure whose band is wide
+   cannot be predicted closely for every single run, and a run outside the band is a miss that chance does not explain.
 
 Every replay draws its own prompts (a seed per phase and run): the server caches prefixes, and a prompt repeated
 from an earlier phase would skip part of its prefill, which the simulator (distinct prompts) never does.
@@ -45,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
-                                  samples_from_records, profile_traces, client_pool, as_sent)
+                                  samples_from_records, profile_traces, client_pool, as_sent, spread, step_noise)
 from nano_serve.metrics import read_step_log, RequestRecord
 from nano_serve.server import wait_ready, free_port
 
@@ -133,22 +138,35 @@ def engine_errors(pred: dict, engine: dict, cost: StepCost) -> dict:
             'median_tpot_ms': (pred['median_tpot_ms'] - engine['median_tpot_ms']) / engine['median_tpot_ms']}
 
 
+def chance(name: str, w: dict, trace, cost: StepCost, noise: float, blocks: int, limits: dict, eng: dict):
+    "Into workload result `w`: each figure's band under the machine's step scatter `noise`, which real runs fall inside it, and the errors against the mean of the runs."
+    runs = w.get('measured_runs', [w['measured']])
+    w['band'] = spread(trace, cost, lambda: make_scheduler(blocks, 16, **limits), noise, **eng)
+    w['inside_band_runs'] = [{k: lo <= x[k] <= hi for k, (lo, _, hi) in w['band'].items()} for x in runs]
+    w['error_mean'] = fidelity(w['predicted'], {k: float(np.mean([x[k] for x in runs])) for k in KEYS})
+    print(name, 'band', {k: tuple(round(v, 1) for v in b) for k, b in w['band'].items()}, 'runs inside', [sum(i.values()) for i in w['inside_band_runs']],
+          'against the mean of runs', {k: f'{v:+.1%}' for k, v in w['error_mean'].items()}, flush=True)
+
+
 def resimulate(path: str, refit: bool = False) -> dict:
     "Predict each workload of a committed result again with its saved cost model (`refit`: fitted anew on its saved calibration steps); the result with new predictions and errors."
     res = json.loads(Path(path).read_text())
     pre, fields = PRESETS[res['preset']], set(StepCost.__dataclass_fields__)
     cost, eng = StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), engine_of(res['server_args'])
+    steps = [tuple(s) for s in res['cost'].get('step_samples', [])]
     if refit:   # this simulator's cost model on the run's own calibration steps; the request latency from its last phase again
         last = pre['calibration']()[-1]
-        cost = StepCost.fit([tuple(s) for s in res['cost']['step_samples']])
+        cost = StepCost.fit(steps)
         sim = simulate(last, cost, make_scheduler(res['num_kv_blocks'], 16, **res['limits']), **eng).summary()
         cost = with_request_latency(cost, res['cost'].get('last_phase_legs', {}), res['cost']['last_phase_ttft_ms']['measured'], sim['median_ttft_ms'])
         res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
+    if steps: res['cost']['step_noise'] = step_noise(cost, steps)
     for name, w in res['workloads'].items():
         w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng, w['measured'])
         if 'measured_runs' in w: w['error_runs'] = [fidelity(w['predicted'], x) for x in w['measured_runs']]
         if 'sent_runs' in w:
             predict_as_sent(w, pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng)
+        if steps: chance(name, w, pre['workloads'][name](), cost, res['cost']['step_noise'], res['num_kv_blocks'], res['limits'], eng)
         print(name, [{k: f'{v:+.1%}' for k, v in e.items()} for e in w.get('error_runs', [w['error']])],
               'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
     res['resimulated'] = f'predictions redone with {eng}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
@@ -166,9 +184,10 @@ def fit_on_server(base: str, phases, log: str, rlog: str, blocks: int, limits: d
     records = read_step_log(log)[before:]
     samples = samples_from_records(records)
     cost = StepCost.fit(samples)
+    noise = step_noise(cost, samples)   # how far the steps scatter around the fit: the band of each figure (8)
     sim = simulate(phases[-1], cost, make_scheduler(blocks, 16, **limits), **eng).summary()
     cost = with_request_latency(cost, legs, last['median_ttft_ms'], sim['median_ttft_ms'])
-    return cost, {'steps': len(records), 'samples': len(samples), 'calibration_s': time.time() - t0, 'last_phase_legs': legs,
+    return cost, {'steps': len(records), 'samples': len(samples), 'step_noise': noise, 'calibration_s': time.time() - t0, 'last_phase_legs': legs,
                   'last_phase_ttft_ms': {'measured': last['median_ttft_ms'], 'simulated': sim['median_ttft_ms']}, 'step_samples': samples}
 
 
@@ -254,6 +273,7 @@ def main():
                           'engine', [{k: round(v, 1) for k, v in e.items()} for e in engine], flush=True)
                     print(name, 'as sent', [{k: f'{v:+.1%}' for k, v in e.items()} for e in w['error_as_sent_runs']],
                           'send lag median/max ms', [(round(x['send_lag_median_ms']), round(x['send_lag_max_ms'])) for x in runs], flush=True)
+                    chance(name, w, trace, cost, res['cost']['step_noise'], blocks, limits, eng)
                 print(name, fit, {k: f'{v:+.1%}' for k, v in w['error' + key].items()}, 'measured', {k: round(real[k], 1) for k in KEYS},
                       'predicted', {k: round(pred[k], 1) for k in KEYS}, flush=True)
             if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')   # each workload kept as it ends

@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'StepCost', 'time_swaps', 'SimResult',
            'make_scheduler', 'simulate', 'samples_from_records', 'profile_traces', 'calibrate', 'client_pool', 'replay',
-           'as_sent', 'fidelity']
+           'as_sent', 'fidelity', 'step_noise', 'spread']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
-import asyncio, csv, random, time
+import asyncio, csv, math, random, time
+from typing import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -170,9 +171,11 @@ def make_scheduler(num_blocks: int, block_size: int = 16, max_num_seqs: int = 64
                      victim=make_victim(preemption_victim))
 
 def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, max_waiting: int | None = None,
-             overlap: bool = False) -> SimResult:
-    "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times (`max_waiting`: the server's admission limit; `overlap`: the engine plans each step while the one before runs)."
+             overlap: bool = False, jitter: float = 0.0, seed: int = 0) -> SimResult:
+    "Run `trace` through `scheduler` on a virtual clock that `cost` advances; per-request times (`max_waiting`: the server's admission limit; `overlap`: the engine plans each step while the one before runs; `jitter`: each step's time scattered as a real machine's are, see `spread`)."
     t_start, res, sched = time.perf_counter(), SimResult(), scheduler
+    rng = random.Random(seed)     # log-normal scatter with mean 1: the fit already priced the average step
+    scatter = (lambda: math.exp(rng.gauss(-jitter ** 2 / 2, jitter))) if jitter else (lambda: 1.0)
     pending, clock, i, live = sorted(trace, key=lambda r: r.arrival), 0.0, 0, {}   # live: request id -> [Request, first token time]
     unstarted, last = 0, 0.0      # admitted with no token yet (what the server's admission control counts); the step just run
     while i < len(pending) or sched.has_unfinished():
@@ -192,7 +195,7 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, ma
         if not batch:                                     # nothing fits now: only an arrival can change that
             if i < len(pending): clock, last = max(clock, pending[i].arrival), 0.0; continue
             raise RuntimeError('the scheduler is stuck: requests wait but no step can be planned')
-        last = cost.seconds(batch)
+        last = cost.seconds(batch) * scatter()
         clock += last
         res.steps += 1; res.preemptions += len(batch.preempted)
         seen = clock + cost.request_latency              # when the client sees this step's tokens
@@ -298,3 +301,15 @@ def as_sent(trace: list[TraceRequest], sent: list[float]) -> list[TraceRequest]:
 def fidelity(predicted: dict, measured: dict, keys=('output_throughput', 'median_ttft_ms', 'median_tpot_ms')) -> dict:
     "Relative error of each predicted figure against the measured one."
     return {k: (predicted[k] - measured[k]) / measured[k] for k in keys}
+
+# %% ../nbs/13_simulator.ipynb #cce9b91d
+def step_noise(cost: StepCost, samples: list[tuple]) -> float:
+    "How far a machine's steps scatter around `cost`: the standard deviation of log(measured / predicted) over `samples` (the `jitter` to simulate with)."
+    r = [math.log(s[6] / cost.predict(s[:6])) for s in samples if s[6] > 0 and cost.predict(s[:6]) > 0]
+    return float(np.std(r))
+
+def spread(trace: list[TraceRequest], cost: StepCost, make: Callable[[], Scheduler], jitter: float, runs: int = 30,
+           keys=('output_throughput', 'median_ttft_ms', 'median_tpot_ms'), **kwargs) -> dict:
+    "Each figure of `keys` as (10th, 50th, 90th percentile) over `runs` simulations of `trace` with steps scattered by `jitter` (`make`: a fresh scheduler; `kwargs` to `simulate`)."
+    got = [simulate(trace, cost, make(), jitter=jitter, seed=s, **kwargs).summary() for s in range(runs)]
+    return {k: tuple(float(np.percentile([g[k] for g in got], q)) for q in (10, 50, 90)) for k in keys}
