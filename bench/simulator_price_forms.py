@@ -39,7 +39,7 @@ class PiecewiseCost(StepCost):
     row_costs: tuple = ()
 
     def predict(self, work) -> float:
-        p, d = work[0], work[1]
+        d = work[1]
         return super().predict(work) - self.per_decode_row * d + float(hats([d], list(self.row_knots))[0] @ np.array(self.row_costs))
 
     @classmethod
