@@ -348,16 +348,17 @@ def bench_serve_procs(base_url: str, model: str | None, workload: list, request_
 # %% ../nbs/10_bench.ipynb #0d35a052
 def simulate_cli(a) -> dict:
     "`nano_serve_bench simulate`: a trace through the simulator (13_simulator); its summary, as `serve` reports it."
-    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler
+    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler, spread
     span = lambda t: tuple(int(x) for x in t.split(','))
     if a.trace == 'poisson': trace = poisson_trace(a.num_requests, a.rate, span(a.prompt_len), span(a.output_len), a.seed)
     elif a.trace == 'bursty': trace = bursty_trace(a.num_requests, a.rate, 3.0, span(a.prompt_len), span(a.output_len), a.seed)
     else: trace = azure_trace(a.trace, a.num_requests)
     cost = StepCost(*(float(x) for x in a.cost.split(',')))
-    sched = make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy, a.eviction_policy,
-                           preemption_victim=a.preemption_victim, swap_blocks=a.swap_blocks)
-    r = simulate(trace, cost, sched, overlap=a.overlap)
-    return dict(args=vars(a), cost=vars(cost), requests=len(trace), wall_s=r.wall_s, **r.summary())
+    make = lambda: make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy,
+                                  a.eviction_policy, preemption_victim=a.preemption_victim, swap_blocks=a.swap_blocks)
+    r = simulate(trace, cost, make(), overlap=a.overlap)
+    band = {'band': spread(trace, cost, make, a.jitter, a.band_runs, overlap=a.overlap)} if a.jitter else {}   # p10, p50, p90
+    return dict(args=vars(a), cost=vars(cost), requests=len(trace), wall_s=r.wall_s, **r.summary(), **band)
 
 # %% ../nbs/10_bench.ipynb #ff5ed6f2
 def _parser() -> argparse.ArgumentParser:
@@ -386,6 +387,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument('--scheduling-policy', default='fcfs'); m.add_argument('--eviction-policy', default='lru')
     m.add_argument('--preemption-victim', default='lowest-rank'); m.add_argument('--swap-blocks', type=int, default=0, help='> 0: swap preemption with a CPU pool this large')
     m.add_argument('--overlap', action='store_true', help='plan each step while the one before runs, as the engine does on a GPU (13_simulator)')
+    m.add_argument('--jitter', type=float, default=0.0, help="> 0: also each figure's band (10th, 50th, 90th percentile) over runs with steps scattered this much (the fit's step_noise; 13_simulator)")
+    m.add_argument('--band-runs', type=int, default=30, help='simulations behind the band')
     m.add_argument('--seed', type=int, default=0); m.add_argument('--output-json', default=None)
     c = sub.add_parser('cpu-vs-hf', help="the mixed CPU workload against transformers' generate()")
     c.add_argument('--num-prompts', type=int, default=24); c.add_argument('--seed', type=int, default=0)
