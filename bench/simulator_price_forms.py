@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / 'bench'))
 from simulator_fidelity import PRESETS, engine_of
-from nano_serve.simulator import StepCost, simulate, make_scheduler, fidelity, as_sent
+from nano_serve.simulator import StepCost, simulate, make_scheduler, fidelity, as_sent, fit_prices
 
 
 def hats(rows: np.ndarray, knots: list[int]) -> np.ndarray:
@@ -44,19 +44,13 @@ class PiecewiseCost(StepCost):
 
     @classmethod
     def fit(cls, samples: list[tuple]) -> 'PiecewiseCost':
-        "`StepCost.fit`'s weighted non-negative least squares, the decode-row column replaced by the curve's basis."
+        "`StepCost.fit`'s prices (`fit_prices`), the decode-row column replaced by the curve's basis."
         samples = [s for s in samples if s[6] > 0]
         t, S = np.array([s[6] for s in samples]), np.array([s[:6] for s in samples], float)
         knots = [1]
         while knots[-1] < S[:, 1].max(): knots.append(2 * knots[-1])
         work = np.column_stack([np.ones(len(S)), S[:, 0], S[:, 2:6], S[:, 0] > 0, hats(S[:, 1], knots)])
-        root = np.sqrt(t); X, y = work / root[:, None], root
-        scale, keep = np.maximum(np.abs(X).max(0), 1e-12), [j for j in range(work.shape[1]) if X[:, j].any()]
-        while True:
-            coef = np.linalg.lstsq(X[:, keep] / scale[keep], y, rcond=None)[0] / scale[keep]
-            if (coef >= 0).all(): break
-            keep.pop(int(np.argmin(coef)))
-        full = np.zeros(work.shape[1]); full[keep] = coef; full *= t.sum() / (work @ full).sum()
+        full = fit_prices(work, t)
         names = ('base', 'per_prefill_token', 'per_context_token', 'per_padded_context_token', 'per_prefill_pair', 'per_swapped_block', 'per_prefill_step')
         return cls(per_decode_row=0.0, **dict(zip(names, map(float, full[:7]))), row_knots=tuple(knots), row_costs=tuple(map(float, full[7:])))
 
