@@ -25,6 +25,13 @@ def lscpu() -> dict:
     return {'model': field('Model name') or platform.processor(), 'isa': isa, 'cores': os.cpu_count()}
 
 
+def cpu_name() -> str:
+    "The CPU's model name and its widest vector extension (from `lscpu`)."
+    c = lscpu()
+    isa = 'AMX' if 'amx_tile' in c['isa'] else 'AVX-512' if 'avx512f' in c['isa'] else 'AVX2' if 'avx2' in c['isa'] else 'other'
+    return f"{c['model']} ({isa}, {c['cores']} cores)"
+
+
 def wait_http(url: str, timeout: float, proc=None):
     "Poll `url` until it answers 200 (or the process dies, or time runs out)."
     t0 = time.time()

@@ -7,21 +7,16 @@ OLD_TREE is a folder holding an older `nano_serve` package (e.g. `git worktree a
 `nano_serve_bench serve`: 32 prompts of 128 random tokens, 32 out, at concurrency 1 and 32 (the README's table).
 Rounds alternate old/new so that drift of the machine hits both alike.
 """
-import argparse, json, os, subprocess, sys, time, urllib.request
+import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.server import wait_ready
 sys.path.insert(0, str(ROOT / 'bench'))
-from cpu_peers import lscpu, report
+from cpu_peers import cpu_name, report
 
 
-def cpu_name() -> str:
-    "The CPU's model name and its widest vector extension (from `cpu_peers.lscpu`)."
-    c = lscpu()
-    isa = 'AMX' if 'amx_tile' in c['isa'] else 'AVX-512' if 'avx512f' in c['isa'] else 'AVX2' if 'avx2' in c['isa'] else 'other'
-    return f"{c['model']} ({isa}, {c['cores']} cores)"
 
 
 def serve_once(tree: str, port: int) -> dict:

@@ -53,6 +53,8 @@ from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibra
                                   samples_from_records, profile_traces, client_pool, as_sent, spread, step_noise)
 from nano_serve.metrics import read_step_log, RequestRecord
 from nano_serve.server import wait_ready, free_port
+sys.path.insert(0, str(ROOT / 'bench'))
+from cpu_peers import cpu_name, lscpu   # the CPU's model and vector extensions, beside every figure
 
 PRESETS = {
     'cpu': dict(limits=dict(max_num_seqs=32, max_num_batched_tokens=512), blocks=1456, clients=1,
@@ -73,11 +75,6 @@ PRESETS = {
                     'saturating': lambda: poisson_trace(1500, rate=150, prompt_len=(128, 2048), output_len=(32, 256), seed=14)}),
 }
 KEYS = ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')
-
-
-def cpu_name() -> str:
-    out = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
-    return out.split('Model name:')[1].split('\n')[0].strip() if 'Model name:' in out else 'unknown CPU'
 
 
 def engine_of(server_args: str) -> dict:
@@ -211,7 +208,7 @@ def main():
     a.clients = a.clients or pre['clients']
     limits, blocks = pre['limits'], pre['blocks']
     names = a.workloads.split(',') if a.workloads else list(pre['workloads'])
-    res = {'machine': f'{cpu_name()}, {os.cpu_count()} cores', 'preset': a.preset, 'limits': limits, 'num_kv_blocks': blocks, 'clients': a.clients,
+    res = {'machine': cpu_name(), 'cpu': lscpu(), 'preset': a.preset, 'limits': limits, 'num_kv_blocks': blocks, 'clients': a.clients,
            'server_args': a.server_args, 'workloads': {}}
     try:
         import torch

@@ -16,7 +16,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / 'bench'))
-from simulator_fidelity import PRESETS, cpu_name
+from simulator_fidelity import PRESETS
+from cpu_peers import cpu_name, lscpu
 from nano_serve.engine import LLM
 from nano_serve.simulator import calibrate, StepCost, simulate, make_scheduler, TraceRequest
 from nano_serve.metrics import read_step_log, RequestRecord
@@ -49,7 +50,7 @@ def main():
     log = os.path.join(tempfile.mkdtemp(), 'requests.jsonl')
     llm = LLM(None, num_kv_blocks=pre['blocks'], cpu_compile='auto', request_log=log, **pre['limits'])
     calibrate(llm, [pre['workloads']['steady']()[:6]])   # warm-up
-    res = {'machine': f'{cpu_name()}, {os.cpu_count()} cores', 'workloads': {}}
+    res = {'machine': cpu_name(), 'cpu': lscpu(), 'workloads': {}}
     for name in a.workloads.split(','):
         w = res['workloads'][name] = check(llm, log, pre['workloads'][name](), pre['limits'], pre['blocks'])
         print(name, {k: {kk: round(v, 3) for kk, v in w[k].items()} for k in ('median_ttft_ms', 'median_tpot_ms')}, flush=True)
