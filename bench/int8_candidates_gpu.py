@@ -1,4 +1,4 @@
-"""Issue 16: is PyTorch's own CUDA int8 weight-only product (`torch._weight_int8pack_mm`, CUDA since torch 2.9) faster
+"""Issue 16: is PyTorch's own CUDA int8 weight-only product (`torch._weight_int8pack_mm`, which has a CUDA kernel in torch 2.11) faster
 than 05c's Triton `weight_only_mm` at decode's row counts on llama-3.1-8b's matrices? Each timed inside a CUDA graph
 over enough weight copies to defeat the L2 cache (`gpu_timing.graph_ms`), beside bf16 cuBLAS and the bf16
 `SmallBatchLinear` path, with each candidate's error against the widened weights. Writes $OUT/int8-candidates.json.
