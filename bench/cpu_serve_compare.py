@@ -17,8 +17,6 @@ sys.path.insert(0, str(ROOT / 'bench'))
 from cpu_peers import cpu_name, report
 
 
-
-
 def serve_once(tree: str, port: int) -> dict:
     "Start the server of `tree`, drive it at concurrency 1 and 32, stop it."
     base = f'http://127.0.0.1:{port}'

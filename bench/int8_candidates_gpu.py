@@ -11,17 +11,15 @@ from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from nano_serve.quant_kernels import weight_only_mm, gemv_tiles
-from gpu_timing import graph_ms
+from gpu_timing import graph_ms, int8_copies, rel_err, LLAMA_8B
 
-SHAPES = {'qkv': (6144, 4096), 'o': (4096, 4096), 'gate_up': (28672, 4096), 'down': (4096, 14336), 'head': (128256, 4096)}
 R = {'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'rows': {}}
 torch.manual_seed(0)
-for name, (n, k) in SHAPES.items():
-    copies = max(2, -(-400 * 2**20 // (n * k)))
-    ws = [torch.randint(-127, 128, (n, k), dtype=torch.int8, device='cuda') for _ in range(copies)]
+for name, (n, k) in LLAMA_8B.items():
+    ws = int8_copies(n, k)
     s = torch.rand(n, device='cuda') / 100
     s16 = s.to(torch.bfloat16)
-    wb = [torch.randn(n, k, device='cuda', dtype=torch.bfloat16) for _ in range(max(2, copies // 2))]
+    wb = [torch.randn(n, k, device='cuda', dtype=torch.bfloat16) for _ in range(max(2, len(ws) // 2))]
     ones = torch.ones(n, device='cuda')
     for m in (1, 4):
         x = torch.randn(m, k, device='cuda', dtype=torch.bfloat16)
@@ -30,10 +28,10 @@ for name, (n, k) in SHAPES.items():
         row['bf16_cublas_us'] = graph_ms([lambda w=w: x @ w.t() for w in wb]) * 1e3
         row['bf16_small_batch_us'] = graph_ms([lambda w=w: weight_only_mm(x, w, ones, gemv_tiles(k, n)) for w in wb]) * 1e3
         row['triton_us'] = graph_ms([lambda w=w: weight_only_mm(x, w, s) for w in ws]) * 1e3
-        row['triton_err'] = ((weight_only_mm(x, ws[0], s).float() - want).abs().max() / want.abs().max()).item()
+        row['triton_err'] = rel_err(weight_only_mm(x, ws[0], s), want)
         try:
             row['int8pack_us'] = graph_ms([lambda w=w: torch._weight_int8pack_mm(x, w, s16) for w in ws]) * 1e3
-            row['int8pack_err'] = ((torch._weight_int8pack_mm(x, ws[0], s16).float() - want).abs().max() / want.abs().max()).item()
+            row['int8pack_err'] = rel_err(torch._weight_int8pack_mm(x, ws[0], s16), want)
         except Exception as e: row['int8pack_error'] = repr(e)[:300]
         for key in ('triton', 'int8pack', 'bf16_cublas', 'bf16_small_batch'):
             if f'{key}_us' in row: row[f'{key}_TBps'] = (n * k * (2 if key.startswith('bf16') else 1)) / (row[f'{key}_us'] * 1e-6) / 1e12
