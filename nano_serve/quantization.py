@@ -185,8 +185,8 @@ class Int8WeightLinear(nn.Module):
     path = 'int8 weights, bfloat16 activations (Triton W8A16)'
     def __init__(self, linear: nn.Linear):
         super().__init__()
-        from nano_serve.quant_kernels import weight_only_mm
-        self.in_features, self.out_features, self.bias, self.mm = linear.in_features, linear.out_features, linear.bias, weight_only_mm
+        from nano_serve.quant_kernels import weight_mm   # one row on the CUDA cores, more on tensor cores (05c)
+        self.in_features, self.out_features, self.bias, self.mm = linear.in_features, linear.out_features, linear.bias, weight_mm
         q, s = int8_rows(linear.weight.detach())
         self.register_buffer('qweight', q.contiguous())
         self.register_buffer('scale', s)
