@@ -1,4 +1,6 @@
-"""Kernel timing inside a CUDA graph, shared by the GPU exploration scripts: no launch overhead, the kernels alone."""
+"""Kernel timing inside a CUDA graph, shared by the GPU exploration scripts: no launch overhead, the kernels alone.
+And batch-1 decode of an engine, timed the same way by every script that compares weight formats or kernels."""
+import gc, random, time
 import torch
 
 
@@ -28,3 +30,30 @@ def int8_copies(n: int, k: int, mb: int = 400) -> list:
 def rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
     "The largest absolute difference of `got` from `want`, over the largest |want|."
     return ((got.float() - want).abs().max() / want.abs().max()).item()
+
+
+def bs1_step(llm, prompt_len: int = 128, new: int = 256) -> tuple[float, list]:
+    "Seconds a batch-1 decode step of `llm` takes (one request, `new` greedy tokens after a 16-token warm-up), and the warm-up's tokens."
+    from nano_serve.engine import SamplingParams
+    p = [random.Random(0).randrange(100, 30000) for _ in range(prompt_len)]
+    ids = list(llm.generate([p], SamplingParams(temperature=0, max_tokens=16, ignore_eos=True), use_tqdm=False)[0].outputs[0].token_ids)
+    llm.add_request(p, SamplingParams(temperature=0, max_tokens=new, ignore_eos=True))
+    first = None
+    while llm.has_unfinished():
+        for _ in llm.step():
+            if first is None: first = time.perf_counter()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - first) / (new - 1), ids
+
+
+def bs1_run(undo=None, model: str = 'llama-3.1-8b', **kw) -> dict:
+    "Batch-1 decode of `model` (dummy weights, `LLM(..., **kw)`): tok/s, step ms, the warm-up's greedy tokens; then `undo()` (a patch's), always."
+    from nano_serve.engine import LLM
+    try:
+        llm = LLM(model, load_format='dummy', max_num_seqs=1, max_num_batched_tokens=512, **kw)
+        step, ids = bs1_step(llm)
+        del llm
+    finally:
+        if undo: undo()
+        gc.collect(); torch.cuda.empty_cache()
+    return {'tok_s': 1 / step, 'step_ms': step * 1e3, 'first16': ids}

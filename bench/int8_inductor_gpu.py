@@ -9,12 +9,12 @@ into a multiply and a sum over K, with the widening fused into the same reductio
 `source` prints the Triton kernels inductor wrote for o's product; `decode` times llama-3.1-8b batch-1 decode with the
 one-row products swapped for the compiled form (int8, and bf16 likewise), every baseline in the same run.
 """
-import gc, glob, json, os, random, sys, time, traceback
+import glob, json, os, sys, time, traceback
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent)); sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_timing import graph_ms, LLAMA_8B, int8_copies, rel_err
+from gpu_timing import graph_ms, LLAMA_8B, int8_copies, rel_err, bs1_run
 from nano_serve.quant_kernels import weight_only_mm
 
 torch._inductor.config.coordinate_descent_tuning = True
@@ -80,26 +80,6 @@ def one_row_patch(limit: int):
     return undo
 
 
-def decode_bs1(quant, limit=0, prompt_len=128, new=256):
-    "Batch-1 decode tok/s of llama-3.1-8b (dummy weights); one-row products of <= `limit` outputs compiled (0: none)."
-    from nano_serve.engine import LLM, SamplingParams
-    undo = one_row_patch(limit)
-    try:
-        llm = LLM('llama-3.1-8b', load_format='dummy', max_num_seqs=1, max_num_batched_tokens=512, quantization=quant)
-        p = [random.Random(0).randrange(100, 30000) for _ in range(prompt_len)]
-        ids = list(llm.generate([p], SamplingParams(temperature=0, max_tokens=16, ignore_eos=True), use_tqdm=False)[0].outputs[0].token_ids)
-        llm.add_request(p, SamplingParams(temperature=0, max_tokens=new, ignore_eos=True))
-        first = None
-        while llm.has_unfinished():
-            for o in llm.step():
-                if first is None: first = time.perf_counter()
-        torch.cuda.synchronize(); step = (time.perf_counter() - first) / (new - 1)
-        del llm
-    finally:
-        undo(); gc.collect(); torch.cuda.empty_cache()
-    return {'tok_s': 1 / step, 'step_ms': step * 1e3, 'first16': ids}
-
-
 if 'source' in PARTS:
     try: R['source_files'] = inductor_source()
     except Exception: traceback.print_exc()
@@ -108,7 +88,7 @@ if 'decode' in PARTS:
     for key, q, limit in [('bf16', None, 0), ('int8', 'int8', 0), ('int8 one-row compiled', 'int8', 8192), ('int8 one-row compiled, all', 'int8', 10**6),
                           ('bf16 one-row compiled', None, 8192), ('bf16 again', None, 0), ('int8 again', 'int8', 0)]:
         t0 = time.perf_counter()
-        try: out[key] = decode_bs1(q, limit)
+        try: out[key] = bs1_run(one_row_patch(limit), quantization=q)   # llama-3.1-8b; one-row products of <= `limit` outputs compiled
         except Exception as e: traceback.print_exc(); out[key] = {'error': repr(e)[:500]}
         out[key]['seconds'] = round(time.perf_counter() - t0, 1)
         print(key, json.dumps(out[key]), flush=True)

@@ -3,43 +3,26 @@
 `bench/int8_inductor_gpu.py` found that inductor's reduction (2 weight rows a program, all of K in one load, 16 warps)
 beats 05c's tensor-core tile at one row, and that swapping it in sped bf16 decode up more than int8. Here the same
 kernel, written plainly, is swept per llama-3.1-8b matrix and weight dtype; the best per matrix then runs batch-1
-decode for bf16 and int8, every baseline in the same run.
+decode for bf16 and int8, every baseline in the same run. (The committed sweeps ran a copy of the kernel that skipped
+the unit scales of 16-bit weights; it now runs 05c's own, which multiplies by them: 16 KB more read for a 4096-row matrix.)
 
     python bench/one_row_gpu.py [int8] [wide] [small]   # int8: the int8 matrices only; wide: more rows, shorter K steps;
                                                         # small: qwen3-0.6b's and a TP=2 rank's matrices (wide and small: no decode)
     # writes $OUT/one-row-h200[-int8][-wide][-small].json and the same in bench/results/
 """
-import gc, itertools, json, os, random, sys, time, traceback
+import gc, itertools, json, os, sys, time, traceback
 from pathlib import Path
 import torch, triton
-import triton.language as tl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent)); sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_timing import graph_ms, LLAMA_8B, rel_err
-from nano_serve.quant_kernels import weight_only_mm, weight_only_tiles, gemv_tiles
-
-
-@triton.jit
-def _one_row_kernel(X, W, S, Y, N, K, stride_wn, ROWS: tl.constexpr, BLOCK_K: tl.constexpr, HAS_S: tl.constexpr, VIA_BF16: tl.constexpr = False):
-    "`ROWS` outputs of `x @ (W * s)ᵀ` for one row `x` `[K]`: products summed along K on the CUDA cores, no tensor-core padding."
-    rn = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
-    n_ok = rn < N
-    rk = tl.arange(0, BLOCK_K)
-    acc = tl.zeros([ROWS, BLOCK_K], tl.float32)
-    for k0 in range(0, K, BLOCK_K):
-        k = k0 + rk
-        x = tl.load(X + k, mask=k < K, other=0.0, eviction_policy='evict_last').to(tl.float32)
-        w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K)[None, :], other=0, eviction_policy='evict_first')
-        if VIA_BF16: w = w.to(tl.bfloat16)   # int8 -> bf16 by bit tricks (LOP3/PRMT), not the quarter-rate I2F
-        acc += x[None, :] * w.to(tl.float32)
-    y = tl.sum(acc, 1)
-    if HAS_S: y = y * tl.load(S + rn, mask=n_ok, other=0.0)
-    tl.store(Y + rn, y.to(Y.dtype.element_ty), mask=n_ok)
+from gpu_timing import graph_ms, LLAMA_8B, rel_err, bs1_run
+from nano_serve.quant_kernels import weight_only_mm, weight_only_tiles, gemv_tiles, _one_row_kernel
 
 
 def one_row(x, w, s, t):
+    "05c's one-row kernel with the sweep's tiles `t` (its `VIA_BF16` among them); unit scales `s` for 16-bit weights."
     n, k = w.shape
     y = torch.empty(1, n, dtype=x.dtype, device=x.device)
-    _one_row_kernel[(triton.cdiv(n, t['ROWS']),)](x, w, s, y, n, k, w.stride(0), HAS_S=s is not None, **t)
+    _one_row_kernel[(triton.cdiv(n, t['ROWS']),)](x, w, s, y, n, k, w.stride(0), **{'VIA_BF16': False, **t})
     return y
 
 
@@ -74,9 +57,9 @@ for dtype, name in SWEEP:
         t = dict(ROWS=rows, BLOCK_K=bk, num_warps=warps, num_stages=stages, VIA_BF16=via)
         key = f'rows{rows} k{bk} w{warps} s{stages}' + (' via bf16' if via else '')
         try:
-            err = rel_err(one_row(x, ws[0], s if dtype == torch.int8 else None, t), want)
+            err = rel_err(one_row(x, ws[0], s, t), want)
             if err > 2e-2: res[key] = {'error': f'rel err {err:.3g}'}; continue
-            us = graph_ms([lambda w=w: one_row(x, w, s if dtype == torch.int8 else None, t) for w in ws]) * 1e3
+            us = graph_ms([lambda w=w: one_row(x, w, s, t) for w in ws]) * 1e3
             res[key] = round(us, 2)
             if us < best[0]: best = (us, t)
         except Exception as e: res[key] = {'error': repr(e)[:200]}
@@ -99,30 +82,12 @@ def patch(on: bool):
     def bf16_forward(self, x):
         t = BEST.get((str(self.weight.dtype), self.out_features, self.in_features))
         if x.numel() != self.in_features or t is None or self.bias is not None: return b16(self, x)
-        return one_row(x.reshape(1, -1), self.weight, None, t).reshape(*x.shape[:-1], self.out_features)
+        return one_row(x.reshape(1, -1), self.weight, self.ones, t).reshape(*x.shape[:-1], self.out_features)
     if on: Int8WeightLinear.forward, SmallBatchLinear.forward = int8_forward, bf16_forward
     def undo(): Int8WeightLinear.forward, SmallBatchLinear.forward = i8, b16
     return undo
 
 
-def decode_bs1(quant, on, prompt_len=128, new=256):
-    "Batch-1 decode tok/s of llama-3.1-8b (dummy weights), one-row products swapped (`on`) or not."
-    from nano_serve.engine import LLM, SamplingParams
-    undo = patch(on)
-    try:
-        llm = LLM('llama-3.1-8b', load_format='dummy', max_num_seqs=1, max_num_batched_tokens=512, quantization=quant)
-        p = [random.Random(0).randrange(100, 30000) for _ in range(prompt_len)]
-        ids = list(llm.generate([p], SamplingParams(temperature=0, max_tokens=16, ignore_eos=True), use_tqdm=False)[0].outputs[0].token_ids)
-        llm.add_request(p, SamplingParams(temperature=0, max_tokens=new, ignore_eos=True))
-        first = None
-        while llm.has_unfinished():
-            for o in llm.step():
-                if first is None: first = time.perf_counter()
-        torch.cuda.synchronize(); step = (time.perf_counter() - first) / (new - 1)
-        del llm
-    finally:
-        undo(); gc.collect(); torch.cuda.empty_cache()
-    return {'tok_s': 1 / step, 'step_ms': step * 1e3, 'first16': ids}
 
 
 def save():
@@ -138,7 +103,7 @@ RUNS = [('bf16', None, False), ('int8', 'int8', False), ('bf16 one-row', None, T
         ('bf16 again', None, False), ('int8 again', 'int8', False), ('bf16 one-row again', None, True), ('int8 one-row again', 'int8', True)]
 for key, q, on in [r for r in RUNS if 'int8' not in sys.argv or not r[0].startswith('bf16 one-row')]:
     t0 = time.perf_counter()
-    try: out[key] = decode_bs1(q, on)
+    try: out[key] = bs1_run(patch(on), quantization=q)   # llama-3.1-8b
     except Exception as e: traceback.print_exc(); out[key] = {'error': repr(e)[:500]}
     out[key]['seconds'] = round(time.perf_counter() - t0, 1)
     print(key, json.dumps(out[key]), flush=True)

@@ -5,13 +5,15 @@ Random weights of the real shapes (load_format='dummy'), bf16 activations; every
     python bench/quant_gpu.py [kernels] [decode] [kv] [--formats bf16,int8,...] [--caches auto,fp8,...]
     # writes $OUT and bench/results/quant-gpu-<gpu>-<parts>.json; the formats and caches default to all, bf16 first and last
 """
-import gc, json, os, random, sys, time, traceback
+import gc, json, os, sys, time, traceback
 from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nano_serve.engine import LLM, SamplingParams
+from nano_serve.engine import LLM
 from nano_serve.bench import random_token_workload, run_offline, machine
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_timing import bs1_step
 
 import argparse
 ap = argparse.ArgumentParser()
@@ -79,14 +81,7 @@ def decode_bs1(model, prompt_len=128, new=256, **kw):
     "Batch-1 decode speed after a warm-up; bytes a step reads (weights + half the K/V) over the copy bandwidth."
     from nano_serve.quantization import weight_bytes
     llm = LLM(model, load_format='dummy', max_num_seqs=1, max_num_batched_tokens=512, **kw)
-    p = [random.Random(0).randrange(100, 30000) for _ in range(prompt_len)]
-    llm.generate([p], SamplingParams(temperature=0, max_tokens=16, ignore_eos=True), use_tqdm=False)
-    llm.add_request(p, SamplingParams(temperature=0, max_tokens=new, ignore_eos=True))
-    first = None
-    while llm.has_unfinished():
-        for o in llm.step():
-            if first is None: first = time.perf_counter()
-    torch.cuda.synchronize(); step = (time.perf_counter() - first) / (new - 1)
+    step, _ = bs1_step(llm, prompt_len, new)
     wb = weight_bytes(llm.core.model)
     cfg = llm.core.model.config
     kv_tok = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * (getattr(cfg, 'head_dim', None) or cfg.hidden_size // cfg.num_attention_heads) * llm.core.cache.data.element_size()
