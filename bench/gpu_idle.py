@@ -1,6 +1,6 @@
 """How much of an offline run does the GPU spend idle, waiting for the host? And where does the host's time go?
 
-    python bench/gpu_idle.py [--model qwen3-0.6b] [--num 256] [--out DIR] [--code PATH] [--tag NAME]
+    python bench/gpu_idle.py [--model qwen3-0.6b] [--num 256] [--out DIR] [--code PATH] [--tag NAME] [--quantization int8]
 
 The nano-vllm workload (256 requests, input and output lengths uniform in [100, 1024]) offline, three times:
   1. plain, timed: output tokens/s;
@@ -27,6 +27,7 @@ ap.add_argument('--code', default=None, help='import nano_serve from this folder
 ap.add_argument('--tag', default='', help='added to the output files\' names')
 ap.add_argument('--only-bs1', action='store_true', help='batch-1 decode only (no workload runs)')
 ap.add_argument('--max-num-seqs', type=int, default=256)
+ap.add_argument('--quantization', default=None, help="the weights' format (05b), e.g. int8")
 A = ap.parse_args()
 sys.path.insert(0, str(Path(A.code).resolve() if A.code else Path(__file__).resolve().parent.parent))
 from nano_serve.engine import LLM, SamplingParams
@@ -134,9 +135,10 @@ def main():
     a = A
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     name = f'{a.model}{"_plain" if a.plain else ""}{"_" + a.tag if a.tag else ""}'
-    llm = LLM(a.model, load_format='dummy', max_num_seqs=a.max_num_seqs, max_num_batched_tokens=8192, async_scheduling=not a.plain)
+    llm = LLM(a.model, load_format='dummy', max_num_seqs=a.max_num_seqs, max_num_batched_tokens=8192, async_scheduling=not a.plain,
+              **({'quantization': a.quantization} if a.quantization else {}))
     run_offline(llm, random_token_workload(32, 562, 16, 462 / 562, 1, llm.core.model.config.vocab_size))   # warm-up: compile, capture
-    res = {'gpu': torch.cuda.get_device_name(0), 'model': a.model, 'num': a.num, 'async_scheduling': not a.plain, 'code': a.code or 'this'}
+    res = {'gpu': torch.cuda.get_device_name(0), 'model': a.model, 'quantization': a.quantization, 'num': a.num, 'async_scheduling': not a.plain, 'code': a.code or 'this'}
     if hasattr(llm.core, 'paths'): res['linear'] = llm.core.paths()['linear']
     if a.only_bs1:
         res['bs1'] = bs1_step(llm); res['bs1']['graph'] = bs1_kernels(llm)

@@ -181,8 +181,8 @@ class Int4Linear(nn.Module):
 
 # %% ../nbs/05b_quantization.ipynb #35f3ea77
 class Int8WeightLinear(nn.Module):
-    "GPU: int8 weights (a scale per output row), activations kept in their dtype (W8A16); a Triton product widens the weights."
-    path = 'int8 weights, bfloat16 activations (Triton W8A16)'
+    "GPU: int8 weights (a scale per output row), 16-bit activations (W8A16): Triton widens the weights, or at one row multiplies integers."
+    path = 'int8 weights, 16-bit activations (Triton W8A16; one row as int16 by dp4a)'
     def __init__(self, linear: nn.Linear):
         super().__init__()
         from nano_serve.quant_kernels import weight_mm   # one row on the CUDA cores, more on tensor cores (05c)
