@@ -13,6 +13,9 @@ Exploration for 05c_quant_kernels.
     python bench/w8a8_gpu.py fused    # 05c's int8_row_mm (each program rounds the row itself) swept, beside `split`;
                                       # $OUT/w8a8-fused.json (`w8a8-fused-h200.json`, again `-2`; `w8a8-ahead-h200.json` also swept
                                       # a kernel that loaded each block's weights one block ahead: no faster, dropped)
+                                      # (`w8a8-xblock-h200.json` swept a kernel whose pass for max|x| read 1,024 or 4,096
+                                      # words at a time, a parameter the kernel no longer has: no faster in the engine)
+    python bench/w8a8_gpu.py fused dp2a     # the row as 16-bit pairs and PTX's `dp2a` (`w8a8-dp2a-h200.json`)
 """
 import itertools, json, os, sys, time
 from pathlib import Path
@@ -73,6 +76,56 @@ def split_kernel(WORDS, SX, W, S, Y, N, K4, stride_wn, ROWS: tl.constexpr, BLOCK
         acc_lo = _dp4a(w, lo, acc_lo, False, True)
     q = tl.sum(acc_hi, 1).to(tl.float32) * 256.0 + tl.sum(acc_lo, 1).to(tl.float32)
     tl.store(Y + rn, (q * tl.load(S + rn, mask=n_ok, other=0.0) * tl.load(SX)).to(Y.dtype.element_ty), mask=n_ok)
+
+
+@triton.jit
+def _dp2a(a, b, c, HI: tl.constexpr, ASM: tl.constexpr):
+    "`c` plus two products: the signed 16-bit halves of `a` times bytes 0-1 (`HI`: 2-3) of `b`, signed: PTX's `dp2a`."
+    if ASM:
+        if HI: c = tl.inline_asm_elementwise("dp2a.hi.s32.s32 $0, $1, $2, $3;", "=r,r,r,r", [a, b, c], dtype=tl.int32, is_pure=True, pack=1)
+        else: c = tl.inline_asm_elementwise("dp2a.lo.s32.s32 $0, $1, $2, $3;", "=r,r,r,r", [a, b, c], dtype=tl.int32, is_pure=True, pack=1)
+    else:
+        if HI: c += ((a << 16) >> 16) * ((b << 8) >> 24) + (a >> 16) * (b >> 24)
+        else: c += ((a << 16) >> 16) * ((b << 24) >> 24) + (a >> 16) * ((b << 16) >> 24)
+    return c
+
+
+@triton.jit
+def dp2a_kernel(X32, W, S, Y, N, K4, stride_wn, ROWS: tl.constexpr, BLOCK: tl.constexpr, ASM: tl.constexpr):
+    """The row as 16-bit integers in pairs (one 32-bit word each) times int8 weight words by `dp2a`: two instructions a
+    weight word, and a third of `int8_row_mm`'s work a value to round the row (each program rounds it itself)."""
+    rn = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    n_ok = rn < N
+    rw = tl.arange(0, BLOCK)
+    mx = tl.zeros([BLOCK], tl.int32)
+    for k0 in range(0, 2 * K4, BLOCK):   # max|x| over the bf16 pairs: magnitude bits order as magnitudes do
+        u = tl.load(X32 + k0 + rw, mask=k0 + rw < 2 * K4, other=0)
+        mx = tl.maximum(mx, tl.maximum(u & 0x7FFF, (u >> 16) & 0x7FFF))
+    sx = tl.maximum((tl.max(mx, 0) << 16).to(tl.float32, bitcast=True), 1e-30) / 32767.0
+    inv = 1.0 / sx
+    acc_a = tl.zeros([ROWS, BLOCK], tl.int32)
+    acc_b = tl.zeros([ROWS, BLOCK], tl.int32)
+    for k0 in range(0, K4, BLOCK):
+        k = k0 + rw
+        u0 = tl.load(X32 + 2 * k, mask=k < K4, other=0)       # values 4k, 4k+1
+        u1 = tl.load(X32 + 2 * k + 1, mask=k < K4, other=0)   # values 4k+2, 4k+3
+        b0 = ((u0 << 16).to(tl.float32, bitcast=True) * inv + 12582912.0).to(tl.int32, bitcast=True)   # low 16 bits: round(x / sx)
+        b1 = ((u0 & -65536).to(tl.float32, bitcast=True) * inv + 12582912.0).to(tl.int32, bitcast=True)
+        b2 = ((u1 << 16).to(tl.float32, bitcast=True) * inv + 12582912.0).to(tl.int32, bitcast=True)
+        b3 = ((u1 & -65536).to(tl.float32, bitcast=True) * inv + 12582912.0).to(tl.int32, bitcast=True)
+        p01, p23 = (b0 & 0xFFFF) | (b1 << 16), (b2 & 0xFFFF) | (b3 << 16)
+        w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K4)[None, :], other=0)
+        acc_a = _dp2a(tl.broadcast_to(p01[None, :], [ROWS, BLOCK]), w, acc_a, False, ASM)
+        acc_b = _dp2a(tl.broadcast_to(p23[None, :], [ROWS, BLOCK]), w, acc_b, True, ASM)
+    q = tl.sum(acc_a.to(tl.float32), 1) + tl.sum(acc_b.to(tl.float32), 1)
+    tl.store(Y + rn, (q * tl.load(S + rn, mask=n_ok, other=0.0) * sx).to(Y.dtype.element_ty), mask=n_ok)
+
+
+def dp2a(x, w, s, t, asm=True):
+    n, k = w.shape
+    y = torch.empty(1, n, dtype=x.dtype, device=x.device)
+    dp2a_kernel[(triton.cdiv(n, t['ROWS']),)](x.view(torch.int32), w.view(torch.int32), s, y, n, k // 4, k // 4, ASM=asm, **t)
+    return y
 
 
 def round_row(x, bits):
@@ -148,8 +201,12 @@ for name, ws, s, x, err in shapes():
         res['err before'] = err(before(x, ws[0], s))
     else:
         cands = [('split', 'split ROWS2 BLOCK512 num_warps4', lambda w: split(x, w, s, dict(ROWS=2, BLOCK=512, num_warps=4, num_stages=2)))]
-        cands += [('fused', f'fused rows{r} block{b} warps{wp}', lambda w, t=dict(ROWS=r, BLOCK=b, num_warps=wp, num_stages=2): int8_row_mm(x, w, s, t))
-                  for r, b, wp in itertools.product((4, 8, 16), (128, 256, 512), (4, 8))]   # (the first sweep also swept split's tiles)
+        if 'dp2a' in sys.argv:   # the row in 16-bit pairs, `dp2a`, beside the package's kernel with its own tiles
+            cands = [('fused', 'int8_row_mm', lambda w: int8_row_mm(x, w, s))]
+            cands += [('dp2a', f'dp2a rows{r} block{b} warps{wp}', lambda w, t=dict(ROWS=r, BLOCK=b, num_warps=wp, num_stages=2): dp2a(x, w, s, t))
+                      for r, b, wp in itertools.product((8, 16, 32), (64, 128, 256), (4, 8))]
+        else: cands += [('fused', f'fused rows{r} block{b} warps{wp}', lambda w, t=dict(ROWS=r, BLOCK=b, num_warps=wp, num_stages=2): int8_row_mm(x, w, s, t))
+                        for r, b, wp in itertools.product((4, 8, 16), (128, 256, 512), (4, 8))]   # (the first sweep also swept split's tiles)
         res['us int8_row_mm, its own tiles'] = graph_ms([lambda w=w: int8_row_mm(x, w, s) for w in ws]) * 1e3
     res['best'] = sweep(res, cands, ws, err)
     fails = [v for v in res.values() if isinstance(v, str)]
