@@ -113,7 +113,7 @@ def _one_row_kernel(X, W, S, Y, N, K, stride_wn, ROWS: tl.constexpr, BLOCK_K: tl
     for k0 in range(0, K, BLOCK_K):
         k = k0 + rk
         x = tl.load(X + k, mask=k < K, other=0.0).to(tl.float32)
-        w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K)[None, :], other=0)
+        w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K)[None, :], other=0.0)   # (0.0: e4m3 takes no integer)
         if VIA_BF16: w = w.to(tl.bfloat16)   # int8 -> bfloat16 by integer tricks, exact; not the slow int -> float unit
         acc += x[None, :] * w.to(tl.float32)
     y = tl.sum(acc, 1) * tl.load(S + rn, mask=n_ok, other=0.0)
@@ -122,7 +122,7 @@ def _one_row_kernel(X, W, S, Y, N, K, stride_wn, ROWS: tl.constexpr, BLOCK_K: tl
 def one_row_tiles(n: int, k: int, dtype: torch.dtype) -> dict | None:
     "Tiles for `one_row_mm` of weights `[n, k]` in `dtype`, or None where the tile kernel is faster (from `bench/one_row_gpu.py`)."
     if dtype in (torch.bfloat16, torch.float16): return dict(ROWS=1 if k >= 8192 else 2, BLOCK_K=1024, num_warps=4, num_stages=2)
-    if dtype == torch.int8 and n <= 8192: return dict(ROWS=4, BLOCK_K=1024, num_warps=4, num_stages=2)
+    if dtype in (torch.int8, torch.float8_e4m3fn) and n <= 8192: return dict(ROWS=4, BLOCK_K=1024, num_warps=4, num_stages=2)   # e4m3: int8's, checked on the GPU
     return None
 
 def one_row_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dict) -> torch.Tensor:

@@ -201,9 +201,9 @@ class Fp8Linear(nn.Module):
     path = 'e4m3 weights: e4m3 x e4m3 with per-token scales (torch._scaled_mm), weight-only below 17 rows'
     def __init__(self, linear: nn.Linear, weight_only_rows: int = 16):
         super().__init__()
-        from nano_serve.quant_kernels import fp8_rows, weight_only_mm
+        from nano_serve.quant_kernels import fp8_rows, weight_mm
         self.in_features, self.out_features, self.bias = linear.in_features, linear.out_features, linear.bias
-        self.rows, self.mm, self.weight_only_rows = fp8_rows, weight_only_mm, weight_only_rows
+        self.rows, self.mm, self.weight_only_rows = fp8_rows, weight_mm, weight_only_rows   # one row: 05c's one-row kernel
         q, s = fp8_rows(linear.weight.detach())
         self.register_buffer('qweight', q)              # [N, K]; its transpose is the column-major operand _scaled_mm wants
         self.register_buffer('scale', s.t().contiguous())   # [1, N]
