@@ -188,9 +188,10 @@ def int8_row_tiles(n: int) -> dict:
     return dict(ROWS=8, BLOCK=256, num_warps=4, num_stages=2)
 
 def int8_row_fits(x: torch.Tensor, w: torch.Tensor) -> bool:
-    "Whether `int8_row_mm` takes `x` and `w`: one bfloat16 row on 8-byte bounds, contiguous int8 weights, K a multiple of 4."
+    "Whether `int8_row_mm` takes `x` and `w`: one bfloat16 row on 8-byte bounds, contiguous int8 weights, K a multiple of 4 up to 65,536."
     return (x.dim() == 2 and x.shape[0] == 1 and x.dtype == torch.bfloat16 and x.is_contiguous() and x.data_ptr() % 8 == 0
-            and w.dtype == torch.int8 and w.is_contiguous() and w.shape[1] % 4 == 0 and x.shape[1] == w.shape[1])
+            and w.dtype == torch.int8 and w.is_contiguous() and w.shape[1] % 4 == 0 and x.shape[1] == w.shape[1]
+            and w.shape[1] <= 65536)   # Σ w·lo ≤ K · 127 · 255 stays under 2³¹
 
 def int8_row_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dict | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
     "`x @ (w * s[:, None])ᵀ` for one bfloat16 row `x` `[1, K]` and int8 weights `[N, K]` (`int8_row_fits`): integer products."
