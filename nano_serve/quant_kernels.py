@@ -195,7 +195,7 @@ def int8_row_fits(x: torch.Tensor, w: torch.Tensor) -> bool:
 
 def int8_row_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dict | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
     "`x @ (w * s[:, None])ᵀ` for one bfloat16 row `x` `[1, K]` and int8 weights `[N, K]` (`int8_row_fits`): integer products."
-    if not int8_row_fits(x, w): raise ValueError(f"one contiguous bfloat16 row and int8 weights [N, K], K a multiple of 4, expected; got {x.dtype} {tuple(x.shape)} and {w.dtype} {tuple(w.shape)}")
+    if not int8_row_fits(x, w): raise ValueError(f"one contiguous bfloat16 row and int8 weights [N, K], K a multiple of 4 up to 65,536, expected; got {x.dtype} {tuple(x.shape)} and {w.dtype} {tuple(w.shape)}")
     n, k = w.shape
     tiles = tiles or int8_row_tiles(n)
     y = torch.empty(1, n, dtype=out_dtype or x.dtype, device=x.device)
