@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
            'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
-           'flat_pool', 'pool_rows', 'inputs_only', 'can_compile_cpu', 'drop_row_weights', 'CompiledDecoder',
-           'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'warm_up_shapes']
+           'flat_pool', 'pool_rows', 'inputs_only', 'own_code', 'static_weights', 'can_compile_cpu', 'drop_row_weights',
+           'CompiledDecoder', 'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
-import time, warnings
+import time, types, warnings
 import numpy as np
 from dataclasses import dataclass
 
@@ -328,6 +328,18 @@ def inputs_only(guards) -> list[bool]:
     "A `torch.compile` guard filter: keep the guards on a step's inputs (they pick the graph), drop the ~4,000 on the model, fixed once built."
     return [not g.name.startswith('self.') for g in guards]
 
+def own_code(fn):
+    "A copy of function `fn` with a code object of its own: dynamo keeps compiled graphs per code object, so the copy's are its alone."
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+def static_weights(model: torch.nn.Module) -> int:
+    "Mark the plain strided tensor attributes of `model`'s modules (row-major weights, int8 words) static for dynamo; how many."
+    n = 0
+    for m in model.modules():
+        for t in vars(m).values():   # parameters live in `_parameters`, and dynamo keeps their shapes static already
+            if isinstance(t, torch.Tensor) and t.layout == torch.strided: torch._dynamo.mark_static(t); n += 1   # (not oneDNN's opaque ones)
+    return n
+
 # %% ../nbs/06b_runner.ipynb #f965713f
 def can_compile_cpu(model, quantization: str | None) -> bool:
     "Whether `cpu_compile='auto'` tries the compiled step: one CPU process, float32 or int8 weights (the graph's measured cases)."
@@ -345,7 +357,9 @@ class CompiledDecoder:
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
-        self.fn = torch.compile(self.step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
+        static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python (below)
+        step = types.MethodType(own_code(CompiledDecoder.step), self)   # this model's graphs alone (`own_code`)
+        self.fn = torch.compile(step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
         bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
         no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
         constants = torch._dynamo.config.patch(specialize_float=True)          # (eps, scales) stay constants: else one restart, ~25 s
