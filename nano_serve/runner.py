@@ -357,7 +357,7 @@ class CompiledDecoder:
         self.model, self.cache = model, cache
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
-        static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python (below)
+        static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python
         step = types.MethodType(own_code(CompiledDecoder.step), self)   # this model's graphs alone (`own_code`)
         self.fn = torch.compile(step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
         bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
