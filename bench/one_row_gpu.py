@@ -4,7 +4,9 @@
 beats 05c's tensor-core tile at one row, and that swapping it in sped bf16 decode up more than int8. Here the same
 kernel, written plainly, is swept per llama-3.1-8b matrix and weight dtype; the best per matrix then runs batch-1
 decode for bf16 and int8, every baseline in the same run. (The committed sweeps ran a copy of the kernel that skipped
-the unit scales of 16-bit weights; it now runs 05c's own, which multiplies by them: 16 KB more read for a 4096-row matrix.)
+the unit scales of 16-bit weights; it now runs 05c's own, which multiplies by them: 16 KB more read for a 4096-row matrix.
+Since then int8 at one row ships as 05c's integer product, `int8_row_mm`: the decode rows "int8" here now mean that, and
+the committed results predate it; `bench/w8a8_gpu.py` compares the two kernels.)
 
     python bench/one_row_gpu.py [int8] [wide] [small]   # int8: the int8 matrices only; wide: more rows, shorter K steps;
                                                         # small: qwen3-0.6b's and a TP=2 rank's matrices (wide and small: no decode)

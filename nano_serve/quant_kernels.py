@@ -120,13 +120,13 @@ def _one_row_kernel(X, W, S, Y, N, K, stride_wn, ROWS: tl.constexpr, BLOCK_K: tl
     tl.store(Y + rn, y.to(Y.dtype.element_ty), mask=n_ok)
 
 def one_row_tiles(n: int, k: int, dtype: torch.dtype) -> dict | None:
-    "Tiles for `one_row_mm` of weights `[n, k]` in `dtype`, or None where the tile kernel is faster (from `bench/one_row_gpu.py`)."
+    "Tiles for `one_row_mm` of weights `[n, k]` in `dtype`, or None where the tile kernel is faster (`bench/one_row_gpu.py`, `fp8_one_row_gpu.py`)."
     if dtype in (torch.bfloat16, torch.float16): return dict(ROWS=1 if k >= 8192 else 2, BLOCK_K=1024, num_warps=4, num_stages=2)
     if dtype in (torch.int8, torch.float8_e4m3fn) and n <= 8192: return dict(ROWS=4, BLOCK_K=1024, num_warps=4, num_stages=2)   # e4m3: int8's, checked on the GPU
     return None
 
 def one_row_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dict) -> torch.Tensor:
-    "`x @ (w * s[:, None])ᵀ` for one row `x` `[1, K]`, weights `w` `[N, K]` (int8 or 16-bit) and float32 row scales `s` `[N]`."
+    "`x @ (w * s[:, None])ᵀ` for one row `x` `[1, K]`, weights `w` `[N, K]` (8-bit or 16-bit) and float32 row scales `s` `[N]`."
     n, k = w.shape
     if x.shape != (1, k): raise ValueError(f"one row of {k} features expected, got {tuple(x.shape)}")
     y = torch.empty(1, n, dtype=x.dtype, device=x.device)
