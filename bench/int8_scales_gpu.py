@@ -1,0 +1,105 @@
+"""Issue 16: how much of llama-3.1-8b's int8 batch-1 step is each one-row product's first pass (the row's max|x|,
+read by every program before its first weights)? An upper bound: the step with that pass removed (a fixed scale:
+wrong numbers, right bytes and instructions otherwise). A candidate without the pass: every word of four values
+takes its own power-of-two scale (from its largest exponent), each word's integer product is scaled into a float
+accumulator. Checked against float64 on the 8B's matrices, then timed in the step beside the kernel as it is and
+bf16, in one call.
+
+    python bench/int8_scales_gpu.py   # $OUT/int8-scales.json
+"""
+import json, os, sys, time
+from pathlib import Path
+import torch, triton, triton.language as tl
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent)); sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_timing import bs1_run
+import nano_serve.quant_kernels as qk
+from nano_serve.quant_kernels import _bf16_at, _dp4a
+
+
+@triton.jit
+def no_max_kernel(X64, W, S, Y, N, K4, stride_wn, ROWS: tl.constexpr, BLOCK: tl.constexpr, ASM: tl.constexpr):
+    "05c's `_int8_row_kernel` without its pass for max|x|: a fixed scale."
+    rn = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    n_ok = rn < N
+    rw = tl.arange(0, BLOCK)
+    sx = 0.0001
+    inv = 1.0 / sx
+    acc_hi = tl.zeros([ROWS, BLOCK], tl.int32)
+    acc_lo = tl.zeros([ROWS, BLOCK], tl.int32)
+    for k0 in range(0, K4, BLOCK):
+        k = k0 + rw
+        v = tl.load(X64 + k, mask=k < K4, other=0)
+        hi = tl.zeros([BLOCK], tl.int32)
+        lo = tl.zeros([BLOCK], tl.int32)
+        for j in tl.static_range(4):
+            q = (_bf16_at(v, j) * inv + 12582912.0).to(tl.int32, bitcast=True) - 0x4B400000
+            hi = hi | (((q >> 8) & 0xFF) << (8 * j))
+            lo = lo | ((q & 0xFF) << (8 * j))
+        w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K4)[None, :], other=0)
+        acc_hi = _dp4a(w, tl.broadcast_to(hi[None, :], [ROWS, BLOCK]), acc_hi, True, ASM)
+        acc_lo = _dp4a(w, tl.broadcast_to(lo[None, :], [ROWS, BLOCK]), acc_lo, False, ASM)
+    q = tl.sum(acc_hi, 1).to(tl.float32) * 256.0 + tl.sum(acc_lo, 1).to(tl.float32)
+    tl.store(Y + rn, (q * tl.load(S + rn, mask=n_ok, other=0.0) * sx).to(Y.dtype.element_ty), mask=n_ok)
+
+
+@triton.jit
+def word_scale_kernel(X64, W, S, Y, N, K4, stride_wn, ROWS: tl.constexpr, BLOCK: tl.constexpr, ASM: tl.constexpr):
+    "One row times int8 weights, no pass for max|x|: each word of four values scaled by 2^(13 - its largest exponent)."
+    rn = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
+    n_ok = rn < N
+    rw = tl.arange(0, BLOCK)
+    acc = tl.zeros([ROWS, BLOCK], tl.float32)
+    for k0 in range(0, K4, BLOCK):
+        k = k0 + rw
+        v = tl.load(X64 + k, mask=k < K4, other=0)
+        e = tl.full([BLOCK], 14, tl.int64)
+        for j in tl.static_range(4): e = tl.maximum(e, (v >> (16 * j + 7)) & 0xFF)   # biased exponents
+        e = e.to(tl.int32)
+        up = ((267 - e) << 23).to(tl.float32, bitcast=True)     # 2^(13 - (e - 127)): |x · up| < 2^14
+        down = ((e - 13) << 23).to(tl.float32, bitcast=True)    # its inverse
+        hi = tl.zeros([BLOCK], tl.int32)
+        lo = tl.zeros([BLOCK], tl.int32)
+        for j in tl.static_range(4):
+            q = (_bf16_at(v, j) * up + 12582912.0).to(tl.int32, bitcast=True) - 0x4B400000
+            hi = hi | (((q >> 8) & 0xFF) << (8 * j))
+            lo = lo | ((q & 0xFF) << (8 * j))
+        w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K4)[None, :], other=0)
+        t = _dp4a(w, tl.broadcast_to(hi[None, :], [ROWS, BLOCK]), tl.zeros([ROWS, BLOCK], tl.int32), True, ASM)
+        t = _dp4a(w, tl.broadcast_to(lo[None, :], [ROWS, BLOCK]), t << 8, False, ASM)
+        acc += t.to(tl.float32) * down[None, :]
+    y = tl.sum(acc, 1)
+    tl.store(Y + rn, (y * tl.load(S + rn, mask=n_ok, other=0.0)).to(Y.dtype.element_ty), mask=n_ok)
+
+
+def check(kernel):
+    "Relative error against float64 of `kernel` in `int8_row_mm` on the 8B's matrices (rows with outliers), and the kernel as it is."
+    from gpu_timing import LLAMA_8B, rel_err
+    out, orig = {}, qk._int8_row_kernel
+    for name, (n, k) in LLAMA_8B.items():
+        torch.manual_seed(0)
+        x = torch.randn(1, k, device='cuda').to(torch.bfloat16); x[0, ::97] *= 40; x[0, 5::89] /= 1000
+        w = torch.randint(-127, 128, (n, k), dtype=torch.int8, device='cuda'); s = torch.rand(n, device='cuda') / 100
+        want = x.double() @ (w.double() * s.double()[:, None]).T
+        got_old = qk.int8_row_mm(x, w, s)
+        qk._int8_row_kernel = kernel
+        try: got = qk.int8_row_mm(x, w, s)
+        finally: qk._int8_row_kernel = orig
+        out[name] = {'rel_err': rel_err(got, want), 'rel_err as it is': rel_err(got_old, want)}
+    return out
+
+
+R = {'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'steps': {}}
+R['steps']['bf16'] = bs1_run(); print('bf16', R['steps']['bf16']['step_ms'], flush=True)
+R['steps']['int8'] = bs1_run(quantization='int8'); print('int8', R['steps']['int8']['step_ms'], flush=True)
+R['check word scales'] = check(word_scale_kernel); print(R['check word scales'], flush=True)
+orig = qk._int8_row_kernel
+for name, kern in (('int8 without the max pass', no_max_kernel), ('int8 word scales', word_scale_kernel)):
+    qk._int8_row_kernel = kern
+    R['steps'][name] = bs1_run(lambda: setattr(qk, '_int8_row_kernel', orig), quantization='int8')
+    print(name, R['steps'][name]['step_ms'], flush=True)
+R['steps']['int8 again'] = bs1_run(quantization='int8'); print('int8 again', R['steps']['int8 again']['step_ms'], flush=True)
+R['steps']['bf16 again'] = bs1_run(); print('bf16 again', R['steps']['bf16 again']['step_ms'], flush=True)
+bf16 = (R['steps']['bf16']['step_ms'] + R['steps']['bf16 again']['step_ms']) / 2
+R['over_bf16'] = {k: bf16 / v['step_ms'] for k, v in R['steps'].items()}
+print(json.dumps(R['over_bf16'], indent=1))
+Path(os.environ.get('OUT', '/tmp'), 'int8-scales.json').write_text(json.dumps(R, indent=1))
