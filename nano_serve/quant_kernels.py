@@ -155,32 +155,30 @@ def _bf16_at(v, j: tl.constexpr):
 
 @triton.jit
 def _int8_row_kernel(X64, W, S, Y, N, K4, stride_wn, ROWS: tl.constexpr, BLOCK: tl.constexpr, ASM: tl.constexpr):
-    "`ROWS` outputs of a bfloat16 row (`X64`: four values a word) times int8 weights (`W`: four a word): the row rounded to 16-bit integers."
+    "`ROWS` outputs of a bfloat16 row (`X64`: four values a word) times int8 weights (`W`: four a word): each word rounded to 16-bit integers at its own scale."
     rn = tl.program_id(0) * ROWS + tl.arange(0, ROWS)
     n_ok = rn < N
     rw = tl.arange(0, BLOCK)
-    mx = tl.zeros([BLOCK], tl.int64)
-    for k0 in range(0, K4, BLOCK):   # max|x|: a bfloat16's magnitude bits order as its magnitude does
-        v = tl.load(X64 + k0 + rw, mask=k0 + rw < K4, other=0)
-        for j in tl.static_range(4): mx = tl.maximum(mx, (v >> (16 * j)) & 0x7FFF)
-    sx = tl.maximum((tl.max(mx, 0) << 16).to(tl.int32).to(tl.float32, bitcast=True), 1e-30) / 32767.0
-    inv = 1.0 / sx
-    acc_hi = tl.zeros([ROWS, BLOCK], tl.int32)
-    acc_lo = tl.zeros([ROWS, BLOCK], tl.int32)
+    acc = tl.zeros([ROWS, BLOCK], tl.float32)
     for k0 in range(0, K4, BLOCK):
         k = k0 + rw
         v = tl.load(X64 + k, mask=k < K4, other=0)
+        e = tl.full([BLOCK], 15, tl.int64)   # the word's largest biased exponent (15 at least: both powers below stay normal)
+        for j in tl.static_range(4): e = tl.maximum(e, (v >> (16 * j + 7)) & 0xFF)
+        e = e.to(tl.int32)
+        up = ((268 - e) << 23).to(tl.float32, bitcast=True)     # 2^(14 - e'), e' the unbiased exponent: |x · up| ≤ 32,512
+        down = ((e - 14) << 23).to(tl.float32, bitcast=True)    # 2^(e' - 14), back again
         hi = tl.zeros([BLOCK], tl.int32)
         lo = tl.zeros([BLOCK], tl.int32)
-        for j in tl.static_range(4):   # q = round(x / sx) in -32767..32767, as 256·hi + lo
-            q = (_bf16_at(v, j) * inv + 12582912.0).to(tl.int32, bitcast=True) - 0x4B400000   # + 1.5·2²³: rounded, in the low bits
+        for j in tl.static_range(4):   # q = round(x · up), as 256·hi + lo
+            q = (_bf16_at(v, j) * up + 12582912.0).to(tl.int32, bitcast=True) - 0x4B400000   # + 1.5·2²³: rounded, in the low bits
             hi = hi | (((q >> 8) & 0xFF) << (8 * j))
             lo = lo | ((q & 0xFF) << (8 * j))
         w = tl.load(W + rn[:, None] * stride_wn + k[None, :], mask=n_ok[:, None] & (k < K4)[None, :], other=0)
-        acc_hi = _dp4a(w, tl.broadcast_to(hi[None, :], [ROWS, BLOCK]), acc_hi, True, ASM)
-        acc_lo = _dp4a(w, tl.broadcast_to(lo[None, :], [ROWS, BLOCK]), acc_lo, False, ASM)
-    q = tl.sum(acc_hi, 1).to(tl.float32) * 256.0 + tl.sum(acc_lo, 1).to(tl.float32)
-    tl.store(Y + rn, (q * tl.load(S + rn, mask=n_ok, other=0.0) * sx).to(Y.dtype.element_ty), mask=n_ok)
+        t = _dp4a(w, tl.broadcast_to(hi[None, :], [ROWS, BLOCK]), tl.zeros([ROWS, BLOCK], tl.int32), True, ASM)
+        t = _dp4a(w, tl.broadcast_to(lo[None, :], [ROWS, BLOCK]), t << 8, False, ASM)   # 256·Σ w·hi + Σ w·lo < 2²⁴: exact as a float
+        acc += t.to(tl.float32) * down[None, :]
+    tl.store(Y + rn, (tl.sum(acc, 1) * tl.load(S + rn, mask=n_ok, other=0.0)).to(Y.dtype.element_ty), mask=n_ok)
 
 def int8_row_tiles(n: int) -> dict:
     "Tiles for `int8_row_mm` of int8 weights with `n` output rows (from `bench/w8a8_gpu.py fused` on an H200)."
@@ -188,14 +186,13 @@ def int8_row_tiles(n: int) -> dict:
     return dict(ROWS=8, BLOCK=256, num_warps=4, num_stages=2)
 
 def int8_row_fits(x: torch.Tensor, w: torch.Tensor) -> bool:
-    "Whether `int8_row_mm` takes `x` and `w`: one bfloat16 row on 8-byte bounds, contiguous int8 weights, K a multiple of 4 up to 65,536."
+    "Whether `int8_row_mm` takes `x` and `w`: one bfloat16 row on 8-byte bounds, contiguous int8 weights, K a multiple of 4."
     return (x.dim() == 2 and x.shape[0] == 1 and x.dtype == torch.bfloat16 and x.is_contiguous() and x.data_ptr() % 8 == 0
-            and w.dtype == torch.int8 and w.is_contiguous() and w.shape[1] % 4 == 0 and x.shape[1] == w.shape[1]
-            and w.shape[1] <= 65536)   # Σ w·lo ≤ K · 127 · 255 stays under 2³¹
+            and w.dtype == torch.int8 and w.is_contiguous() and w.shape[1] % 4 == 0 and x.shape[1] == w.shape[1])
 
 def int8_row_mm(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, tiles: dict | None = None, out_dtype: torch.dtype | None = None) -> torch.Tensor:
     "`x @ (w * s[:, None])ᵀ` for one bfloat16 row `x` `[1, K]` and int8 weights `[N, K]` (`int8_row_fits`): integer products."
-    if not int8_row_fits(x, w): raise ValueError(f"one contiguous bfloat16 row and int8 weights [N, K], K a multiple of 4 up to 65,536, expected; got {x.dtype} {tuple(x.shape)} and {w.dtype} {tuple(w.shape)}")
+    if not int8_row_fits(x, w): raise ValueError(f"one contiguous bfloat16 row and int8 weights [N, K], K a multiple of 4, expected; got {x.dtype} {tuple(x.shape)} and {w.dtype} {tuple(w.shape)}")
     n, k = w.shape
     tiles = tiles or int8_row_tiles(n)
     y = torch.empty(1, n, dtype=out_dtype or x.dtype, device=x.device)
