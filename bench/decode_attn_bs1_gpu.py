@@ -4,7 +4,8 @@ llama-3.1-8b's attention shape (32 query heads, 8 kv heads, head dim 128, bf16 c
 128/256/384 tokens (the span of `quant_gpu.py decode`'s steps); 32 layers' caches, each layer's call one after another
 in a CUDA graph (`gpu_timing.graph_ms`), µs per layer. Every variant is checked against the default's output.
 
-    python bench/decode_attn_bs1_gpu.py        # $OUT/decode-attn-bs1.json
+    python bench/decode_attn_bs1_gpu.py        # $OUT/decode-attn-bs1.json (bench/results/decode-attn-bs1-h200.json: splits16
+                                               # bn32 w4 s2 best overall, ~0.9 µs a layer under the default; merged: slower)
 """
 import json, os, sys, time
 from pathlib import Path
