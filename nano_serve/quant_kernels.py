@@ -120,7 +120,7 @@ def _one_row_kernel(X, W, S, Y, N, K, stride_wn, ROWS: tl.constexpr, BLOCK_K: tl
     tl.store(Y + rn, y.to(Y.dtype.element_ty), mask=n_ok)
 
 def one_row_tiles(n: int, k: int, dtype: torch.dtype) -> dict | None:
-    "Tiles for `one_row_mm` of weights `[n, k]` in `dtype`, or None where the tile kernel is faster (`bench/one_row_gpu.py`, `fp8_one_row_gpu.py`)."
+    "Tiles for `one_row_mm` of weights `[n, k]` in `dtype`, or None where the tile kernel is faster (`bench/one_row_gpu.py`; e4m3: `fp8_row_rules_gpu.py`)."
     if dtype in (torch.bfloat16, torch.float16): return dict(ROWS=1 if k >= 8192 else 2, BLOCK_K=1024, num_warps=4, num_stages=2)
     if dtype == torch.float8_e4m3fn and n <= 8192:   # e4m3: `bench/fp8_row_rules_gpu.py`, in the 8B's step
         return dict(ROWS=8, BLOCK_K=1024, num_warps=4, num_stages=2) if n <= 4096 else dict(ROWS=4, BLOCK_K=512, num_warps=4, num_stages=2)
