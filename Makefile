@@ -1,5 +1,6 @@
 # nano-serve: the two commands a newcomer needs are `make serve` and `make test`.
 PYTHON ?= python3
+MARK ?= not slow
 PORT ?= 8000
 TRITON_INTERPRET ?= $(shell $(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)" 2>/dev/null || echo 1)
 
@@ -23,14 +24,16 @@ test: install export
 	@# two notebooks at once, one thread each (2 cores); without a GPU, Triton kernels run in its interpreter
 	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --out _site/nbs
 	$(PYTHON) tools/book.py
-	NANO_SERVE_BOOK=_site $(PYTHON) -m pytest -q -m "not slow" --durations=8 tests
+	@# the tests two at a time too (pytest-xdist), each server on one compute thread: two servers of two OpenMP threads
+	@# each on 2 cores took 914 s for what one at a time did in 600; one thread each, 463 s (a 2-core Xeon)
+	NANO_SERVE_BOOK=_site OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -n 2 --dist worksteal -m "$(MARK)" --durations=8 tests
 
 docs: install export  ## the book: every notebook executed, with its outputs, as a static site in _site/ (open _site/index.html)
 	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --out _site/nbs
 	$(PYTHON) tools/book.py
 
-test-all: test  ## then the long runs marked slow (pytest's slow marker); CI runs this
-	$(PYTHON) -m pytest -q -m slow --durations=8 tests
+test-all:  ## the same, with the long runs marked slow (pytest's slow marker) among the tests; CI runs this
+	@$(MAKE) --no-print-directory test MARK='slow or not slow'
 
 proto:  ## regenerate the gRPC modules in nano_serve/proto/ from nano_serve.proto (grpcio-tools; never edit them by hand)
 	cd nano_serve/proto && $(PYTHON) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. nano_serve.proto

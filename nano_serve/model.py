@@ -300,8 +300,8 @@ def huge_page_bytes(t: torch.Tensor) -> int:
 # %% ../nbs/00_model.ipynb #0b2dac95
 def causal_attention(layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     "Causal self-attention of one sequence, `[T, heads, d]` in and out, no cache."
-    out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True, enable_gqa=True)
-    return out.transpose(0, 1)
+    q, k, v = (t.transpose(0, 1)[None] for t in (q, k, v))   # [1, heads, T, d]: 4-d, so PyTorch's fused CPU kernel runs
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)[0].transpose(0, 1)
 
 # %% ../nbs/00_model.ipynb #4a76ca9d
 CONFIG_DIR = Path(str(importlib.resources.files('nano_serve'))) / 'configs'
