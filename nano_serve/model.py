@@ -216,15 +216,19 @@ class CausalLM(nn.Module):
 # %% ../nbs/00_model.ipynb #f46f11c4
 class PackedLinear(nn.Module):
     "A `nn.Linear` whose weight oneDNN has reordered once into the blocked layout its CPU matmul reads."
+    wide = 8   # out/in from which a matrix counts as an output head (compiled one-row products: MKL over `[in, out]`)
     def __init__(self, linear: nn.Linear, batch_hint: int = 32, keep_rows: bool = False):
         super().__init__()
         self.in_features, self.out_features, self.bias = linear.in_features, linear.out_features, linear.bias
         self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
-        self.weight = linear.weight.detach() if keep_rows else None   # the row-major original, for compiled one-row steps
+        wide = self.out_features >= self.wide * self.in_features
+        self.weight = linear.weight.detach() if keep_rows and not wide else None   # the row-major original, for compiled one-row steps
+        self.weight_t = linear.weight.detach().t().contiguous() if keep_rows and wide else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.compiler.is_compiling():   # 06b_runner's compiled CPU step
             if self.weight is not None and x.shape[0] == 1: return row_product(x, self.weight, self.bias)
+            if self.weight_t is not None and x.shape[0] == 1: return x @ self.weight_t if self.bias is None else torch.addmm(self.bias, x, self.weight_t)
             return torch.ops.nano_serve.packed_linear(x, self.packed, self.bias, self.out_features)
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, 'none', [], '')
 

@@ -348,7 +348,7 @@ def can_compile_cpu(model, quantization: str | None) -> bool:
 def drop_row_weights(model):
     "Free what only the compiled one-row step reads: `PackedLinear`'s row-major weights, `Int8Linear`'s interleaved words."
     for m in model.modules():
-        if isinstance(m, PackedLinear): m.weight = None
+        if isinstance(m, PackedLinear): m.weight = m.weight_t = None
         if isinstance(m, Int8Linear): m.words = None
 
 class CompiledDecoder:
