@@ -22,14 +22,14 @@ test: install export
 	@git diff --quiet -- nano_serve README.md && test -z "$$(git ls-files --others --exclude-standard -- nano_serve README.md)" \
 	  || { echo "nano_serve/ or README.md differ from the notebooks: run 'make export' and commit"; git status --short -- nano_serve README.md; exit 1; }
 	@# two notebooks at once, one thread each (2 cores); without a GPU, Triton kernels run in its interpreter
-	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --out _site/nbs
+	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --cells 10 --out _site/nbs
 	$(PYTHON) tools/book.py
 	@# the tests two at a time too (pytest-xdist), each server on one compute thread: two servers of two OpenMP threads
 	@# each on 2 cores took 914 s for what one at a time did in 600; one thread each, 463 s (a 2-core Xeon)
 	NANO_SERVE_BOOK=_site OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -n 2 --dist worksteal -m "$(MARK)" --durations=8 tests
 
 docs: install export  ## the book: every notebook executed, with its outputs, as a static site in _site/ (open _site/index.html)
-	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --out _site/nbs
+	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --cells 10 --out _site/nbs
 	$(PYTHON) tools/book.py
 
 test-all:  ## the same, with the long runs marked slow (pytest's slow marker) among the tests; CI runs this

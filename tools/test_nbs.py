@@ -69,11 +69,11 @@ def main():
             slow_cells += [(s, Path(fn).name, i, src) for i, s, src in cells]
             print(f"{'ok  ' if ok else 'FAIL'} {Path(fn).name} ({secs:.0f} s)", flush=True)
     wall = time.time() - t0
-    print(f'\n| notebook | seconds |\n|---|---|')
+    print('\n| notebook | seconds |\n|---|---|')
     for name, ok, secs in sorted(results, key=lambda r: -r[2]): print(f"| {name}{'' if ok else ' (FAILED)'} | {secs:.0f} |")
     print(f'| all, {a.n_workers} at a time | {wall:.0f} wall ({sum(r[2] for r in results):.0f} summed) |')
     if a.cells:
-        print(f'\n| cell | seconds | first line |\n|---|---|---|')
+        print('\n| cell | seconds | first line |\n|---|---|---|')
         for s, name, i, src in sorted(slow_cells, reverse=True)[:a.cells]: print(f'| {name} #{i} | {s:.1f} | `{src}` |')
     TIMES.write_text(json.dumps({**last, **{n: round(s, 1) for n, _, s in results}}, indent=1))
     failed = [n for n, ok, _ in results if not ok]
