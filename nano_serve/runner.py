@@ -346,7 +346,7 @@ def can_compile_cpu(model, quantization: str | None) -> bool:
     return model.device.type == 'cpu' and model.shard.size == 1 and model.dtype == torch.float32 and quantization in (None, 'int8')
 
 def drop_row_weights(model):
-    "Free what only the compiled one-row step reads: `PackedLinear`'s row-major weights, `Int8Linear`'s interleaved words."
+    "Free what only the compiled one-row step reads: `PackedLinear`'s row-major (or transposed) weights, `Int8Linear`'s interleaved words."
     for m in model.modules():
         if isinstance(m, PackedLinear): m.weight = m.weight_t = None
         if isinstance(m, Int8Linear): m.words = None

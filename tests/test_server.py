@@ -134,7 +134,7 @@ def test_64_concurrent_streams_match_sequential(server):
         return await asyncio.gather(*(one(c, p) for p in prompts))
     together = asyncio.run(all_at_once())
     c = server.client()
-    alone = [c.completions.create(model=MODEL, prompt=p, max_tokens=8, temperature=0).choices[0].text for p in prompts]   # (the test's time)
+    alone = [c.completions.create(model=MODEL, prompt=p, max_tokens=8, temperature=0).choices[0].text for p in prompts]   # one by one: most of the test's time
     assert together == alone
     assert server.wait_idle()['nano_serve:kv_cache_usage_perc'] == 0
 
