@@ -5,11 +5,11 @@ and after as the baseline, in one call.
 
     python bench/fp8_row_rules_gpu.py   # writes $OUT/fp8-row-rules.json
 """
-import json, os, sys, time
+import sys
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent)); sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_timing import bs1_run
+from gpu_timing import open_bracket, patched_steps, close_bracket
 import nano_serve.quant_kernels as qk
 
 T = lambda rows, k: dict(ROWS=rows, BLOCK_K=k, num_warps=4, num_stages=2)
@@ -25,16 +25,6 @@ RULES = {'05c': None,
          'rows8 k1024 for all': rule(T(8, 1024), T(8, 1024)),
          'n<=4096 rows8 k1024, else rows4 k1024': rule(T(8, 1024), T(4, 1024))}
 
-R = {'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'steps': {}}
-R['steps']['bf16'] = bs1_run(); print('bf16', R['steps']['bf16']['step_ms'], flush=True)
-orig = qk.one_row_tiles
-for name, r in RULES.items():
-    if r: qk.one_row_tiles = r
-    R['steps'][name] = bs1_run(lambda: setattr(qk, 'one_row_tiles', orig), quantization='fp8')
-    print(name, R['steps'][name]['step_ms'], flush=True)
-R['steps']['05c again'] = bs1_run(quantization='fp8'); print('05c again', R['steps']['05c again']['step_ms'], flush=True)
-R['steps']['bf16 again'] = bs1_run(); print('bf16 again', R['steps']['bf16 again']['step_ms'], flush=True)
-bf16 = (R['steps']['bf16']['step_ms'] + R['steps']['bf16 again']['step_ms']) / 2
-R['over_bf16'] = {k: bf16 / v['step_ms'] for k, v in R['steps'].items()}
-print(json.dumps(R['over_bf16'], indent=1))
-Path(os.environ.get('OUT', '/tmp'), 'fp8-row-rules.json').write_text(json.dumps(R, indent=1))
+R = open_bracket()
+patched_steps(R, qk, 'one_row_tiles', RULES, quantization='fp8')
+close_bracket(R, '05c', 'fp8-row-rules.json', quantization='fp8')

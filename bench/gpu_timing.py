@@ -57,3 +57,34 @@ def bs1_run(undo=None, model: str = 'llama-3.1-8b', **kw) -> dict:
         if undo: undo()
         gc.collect(); torch.cuda.empty_cache()
     return {'tok_s': 1 / step, 'step_ms': step * 1e3, 'first16': ids}
+
+
+# A bracket: bfloat16's step first, the variants, the shipped format again and bfloat16 again last, so a drift of the
+# card's speed over the call shows in the two ends; every step is reported as a speed-up over bfloat16's mean.
+def open_bracket() -> dict:
+    "A record for one bracket on this GPU, with bfloat16's batch-1 step already timed."
+    import time
+    R = {'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'steps': {}}
+    record_step(R, 'bf16')
+    return R
+
+def record_step(R: dict, name: str, undo=None, **kw):
+    "`bs1_run(undo, **kw)` kept in `R` as step `name`, and printed."
+    R['steps'][name] = bs1_run(undo, **kw); print(name, R['steps'][name]['step_ms'], flush=True)
+
+def patched_steps(R: dict, module, attr: str, variants: dict, **kw):
+    "One step for each of `variants` ({name: replacement of `module.attr`, or None for the shipped one}), restoring it after each."
+    orig = getattr(module, attr)
+    for name, v in variants.items():
+        if v is not None: setattr(module, attr, v)
+        record_step(R, name, lambda: setattr(module, attr, orig), **kw)
+
+def close_bracket(R: dict, shipped: str, out: str, **kw):
+    "The shipped step (`**kw`) and bfloat16 again, every step's speed over bfloat16's mean, and `R` written to `$OUT/out`."
+    import json, os
+    from pathlib import Path
+    record_step(R, f'{shipped} again', **kw); record_step(R, 'bf16 again')
+    bf16 = (R['steps']['bf16']['step_ms'] + R['steps']['bf16 again']['step_ms']) / 2
+    R['over_bf16'] = {k: bf16 / v['step_ms'] for k, v in R['steps'].items()}
+    print(json.dumps(R['over_bf16'], indent=1))
+    Path(os.environ.get('OUT', '/tmp'), out).write_text(json.dumps(R, indent=1))

@@ -9,11 +9,11 @@ then timed in the step beside bf16, in one call.
     # ('int8'), and the word scales (then 2^(13 - e), a bit less precise than 05c's 2^(14 - e)) were this file's candidate;
     # int8-scales-h200-2.json is this file as it is now: 05c 2.753 and 2.760 ms, one scale a row 2.888, no pass 2.696 (bf16 4.461-4.469).
 """
-import json, os, sys, time
+import sys
 from pathlib import Path
 import torch, triton, triton.language as tl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent)); sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_timing import bs1_run
+from gpu_timing import open_bracket, record_step, patched_steps, close_bracket
 import nano_serve.quant_kernels as qk
 from nano_serve.quant_kernels import _bf16_at, _dp4a
 
@@ -73,18 +73,9 @@ def check(kernel):
     return out
 
 
-R = {'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'steps': {}}
-R['steps']['bf16'] = bs1_run(); print('bf16', R['steps']['bf16']['step_ms'], flush=True)
-R['steps']['int8'] = bs1_run(quantization='int8'); print('int8', R['steps']['int8']['step_ms'], flush=True)
+R = open_bracket()
+record_step(R, 'int8', quantization='int8')
 R['check one scale a row'] = check(row_scale_kernel); print(R['check one scale a row'], flush=True)
-orig = qk._int8_row_kernel
-for name, kern in (('int8 one scale a row', row_scale_kernel), ('int8 one scale a row, without the max pass', NoMaxPass())):
-    qk._int8_row_kernel = kern
-    R['steps'][name] = bs1_run(lambda: setattr(qk, '_int8_row_kernel', orig), quantization='int8')
-    print(name, R['steps'][name]['step_ms'], flush=True)
-R['steps']['int8 again'] = bs1_run(quantization='int8'); print('int8 again', R['steps']['int8 again']['step_ms'], flush=True)
-R['steps']['bf16 again'] = bs1_run(); print('bf16 again', R['steps']['bf16 again']['step_ms'], flush=True)
-bf16 = (R['steps']['bf16']['step_ms'] + R['steps']['bf16 again']['step_ms']) / 2
-R['over_bf16'] = {k: bf16 / v['step_ms'] for k, v in R['steps'].items()}
-print(json.dumps(R['over_bf16'], indent=1))
-Path(os.environ.get('OUT', '/tmp'), 'int8-scales.json').write_text(json.dumps(R, indent=1))
+patched_steps(R, qk, '_int8_row_kernel', {'int8 one scale a row': row_scale_kernel,
+                                          'int8 one scale a row, without the max pass': NoMaxPass()}, quantization='int8')
+close_bracket(R, 'int8', 'int8-scales.json', quantization='int8')
