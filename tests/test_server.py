@@ -133,9 +133,9 @@ def test_64_concurrent_streams_match_sequential(server):
         c = AsyncOpenAI(base_url=f'{server.base}/v1', api_key='none', max_retries=0, timeout=600)
         return await asyncio.gather(*(one(c, p) for p in prompts))
     together = asyncio.run(all_at_once())
-    c = server.client()
-    alone = [c.completions.create(model=MODEL, prompt=p, max_tokens=8, temperature=0).choices[0].text for p in prompts]   # one by one: most of the test's time
-    assert together == alone
+    c, picked = server.client(), list(range(0, 64, 4)) + [63]   # a quarter of them one by one (all 64 took most of the test's 58 s)
+    alone = [c.completions.create(model=MODEL, prompt=prompts[i], max_tokens=8, temperature=0).choices[0].text for i in picked]
+    assert [together[i] for i in picked] == alone and len(set(together)) > 32   # and the streams are not all one text
     assert server.wait_idle()['nano_serve:kv_cache_usage_perc'] == 0
 
 
