@@ -3,6 +3,8 @@ PYTHON ?= python3
 MARK ?= not slow
 PORT ?= 8000
 TRITON_INTERPRET ?= $(shell $(PYTHON) -c "import torch; print(0 if torch.cuda.is_available() else 1)" 2>/dev/null || echo 1)
+# every notebook executed, two at once with one thread each (2 cores), outputs kept for the book; the ten slowest cells listed
+RUN_NBS = OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --cells 10 --out _site/nbs
 
 .PHONY: install serve test test-all docs export proto
 
@@ -21,15 +23,15 @@ export:  ## notebooks -> package and README
 test: install export
 	@git diff --quiet -- nano_serve README.md && test -z "$$(git ls-files --others --exclude-standard -- nano_serve README.md)" \
 	  || { echo "nano_serve/ or README.md differ from the notebooks: run 'make export' and commit"; git status --short -- nano_serve README.md; exit 1; }
-	@# two notebooks at once, one thread each (2 cores); without a GPU, Triton kernels run in its interpreter
-	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --cells 10 --out _site/nbs
+	@# without a GPU, Triton kernels run in its interpreter
+	$(RUN_NBS)
 	$(PYTHON) tools/book.py
 	@# the tests two at a time too (pytest-xdist), each server on one compute thread: two servers of two OpenMP threads
 	@# each on 2 cores took 914 s for what one at a time did in 600; one thread each, 463 s (a 2-core Xeon)
 	NANO_SERVE_BOOK=_site OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -n 2 --dist worksteal -m "$(MARK)" --durations=8 tests
 
 docs: install export  ## the book: every notebook executed, with its outputs, as a static site in _site/ (open _site/index.html)
-	OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES=inline $(PYTHON) tools/test_nbs.py --n_workers 2 --cells 10 --out _site/nbs
+	$(RUN_NBS)
 	$(PYTHON) tools/book.py
 
 test-all:  ## the same, with the long runs marked slow (pytest's slow marker) among the tests; CI runs this

@@ -1,6 +1,7 @@
 """Kernel timing inside a CUDA graph, shared by the GPU exploration scripts: no launch overhead, the kernels alone.
 And batch-1 decode of an engine, timed the same way by every script that compares weight formats or kernels."""
-import gc, random, time
+import gc, json, os, random, time
+from pathlib import Path
 import torch
 
 
@@ -63,7 +64,6 @@ def bs1_run(undo=None, model: str = 'llama-3.1-8b', **kw) -> dict:
 # card's speed over the call shows in the two ends; every step is reported as a speed-up over bfloat16's mean.
 def open_bracket() -> dict:
     "A record for one bracket on this GPU, with bfloat16's batch-1 step already timed."
-    import time
     R = {'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d'), 'steps': {}}
     record_step(R, 'bf16')
     return R
@@ -81,8 +81,6 @@ def patched_steps(R: dict, module, attr: str, variants: dict, **kw):
 
 def close_bracket(R: dict, shipped: str, out: str, **kw):
     "The shipped step (`**kw`) and bfloat16 again, every step's speed over bfloat16's mean, and `R` written to `$OUT/out`."
-    import json, os
-    from pathlib import Path
     record_step(R, f'{shipped} again', **kw); record_step(R, 'bf16 again')
     bf16 = (R['steps']['bf16']['step_ms'] + R['steps']['bf16 again']['step_ms']) / 2
     R['over_bf16'] = {k: bf16 / v['step_ms'] for k, v in R['steps'].items()}

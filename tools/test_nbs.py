@@ -30,9 +30,10 @@ def run_one(fn: str, skip: list[str], force: list[str], out: str | None = None) 
         return d.get('eval:', [''])[0].lower() == 'false' or bool(flags & d.keys())
     shell, ok, cells = CaptureShell(fn), True, []
     def start(cell):
-        skip = no_eval(cell)
-        if not skip: cells.append([cell.idx_, time.time(), cell.source.splitlines()[0][:60] if cell.source else ''])
-        return skip
+        "Skip the cell as `test_nb` would, or note when it starts."
+        skipped = no_eval(cell)
+        if not skipped: cells.append([cell.idx_, time.time(), cell.source.splitlines()[0][:60] if cell.source else ''])
+        return skipped
     def stop(cell): cells[-1][1] = time.time() - cells[-1][1]
     try:
         with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=start, postproc=stop)
