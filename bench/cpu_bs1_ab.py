@@ -1,13 +1,14 @@
 """Issue 13: offline batch-1 (and batch-N) decode step time of two trees of nano_serve, interleaved on one CPU.
 
-    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled] [--compiled-code /tmp/prev]
+    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled] [--compiled-code /tmp/prev] [--quantization int8]
 
 `--code` is a folder holding another tree's `nano_serve/` (e.g. `git archive <commit> nano_serve | tar -x -C /tmp/first`).
 Each round runs that tree, then this one, each in a fresh process: the bundled model in float32, `batch` requests of
 128 token ids, 3 warm-up steps, then the median and minimum of 60 `LLM.step()` calls. The greedy tokens of two short
 prompts are hashed, so both trees are seen to produce the same text. This machine's neighbours share its memory bus, so
 only figures of one run are compared. `--compiled` adds this tree with `cpu_compile=True` to every round;
-`--compiled-code` a third tree's compiled step too (an earlier version of the compiled step, say).
+`--compiled-code` a third tree's compiled step too (an earlier version of the compiled step, say). `--quantization`
+runs every engine with those weights (`int8`, `int4`) instead of float32.
 
 `--read-rate` adds, each round, how fast this machine streams memory (a float32 tensor of the model's size summed,
 fastest of 7) and the step that rate allows: the model's weight bytes, each read once a step, at that rate. A batch-1
@@ -19,8 +20,8 @@ from pathlib import Path
 CHILD = r'''
 import hashlib, statistics, sys, time
 from nano_serve.engine import LLM, SamplingParams
-bs, compiled = int(sys.argv[1]), sys.argv[2:] == ['compiled']
-llm = LLM(max_num_seqs=16, **({'cpu_compile': True} if compiled else {}))
+bs, compiled, quantization = int(sys.argv[1]), sys.argv[2] == 'compiled', sys.argv[3]
+llm = LLM(max_num_seqs=16, quantization=None if quantization == 'none' else quantization, **({'cpu_compile': True} if compiled else {}))
 p = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 for i in range(bs): llm.add_request(list(range(100 + i, 228 + i)), p)
 for _ in range(3): llm.step()
@@ -54,9 +55,10 @@ def read_rate() -> dict:
     return eval(out.strip().splitlines()[-1])
 
 
-def run(code: Path, batch: int, compiled: bool = False) -> dict:
+def run(code: Path, batch: int, compiled: bool = False, quantization: str | None = None) -> dict:
     "One fresh process on the tree in `code` (with its compiled step if `compiled`): its step medians and token hash."
-    out = subprocess.run([sys.executable, '-c', CHILD, str(batch), *(['compiled'] if compiled else [])], capture_output=True, text=True, check=True,
+    args = [str(batch), 'compiled' if compiled else 'eager', quantization or 'none']
+    out = subprocess.run([sys.executable, '-c', CHILD, *args], capture_output=True, text=True, check=True,
                          env={**os.environ, 'PYTHONPATH': str(code)}).stdout
     return eval(out.strip().splitlines()[-1])
 
@@ -67,14 +69,15 @@ def main():
     ap.add_argument('--compiled', action='store_true', help='also run this tree with cpu_compile=True each round')
     ap.add_argument('--compiled-code', help="also run this folder's tree with cpu_compile=True each round")
     ap.add_argument('--read-rate', action='store_true', help="also measure the memory's read rate each round, and the step it allows")
+    ap.add_argument('--quantization', help='weights of every engine run: int8 or int4 (default: float32)')
     a = ap.parse_args()
-    this = Path(__file__).resolve().parent.parent
-    rounds = [{'other': run(Path(a.code), a.batch), 'this': run(this, a.batch),
-               **({'other compiled': run(Path(a.compiled_code), a.batch, True)} if a.compiled_code else {}),
-               **({'this compiled': run(this, a.batch, True)} if a.compiled else {}),
+    this, q = Path(__file__).resolve().parent.parent, a.quantization
+    rounds = [{'other': run(Path(a.code), a.batch, quantization=q), 'this': run(this, a.batch, quantization=q),
+               **({'other compiled': run(Path(a.compiled_code), a.batch, True, q)} if a.compiled_code else {}),
+               **({'this compiled': run(this, a.batch, True, q)} if a.compiled else {}),
                **({'read rate': read_rate()} if a.read_rate else {})} for _ in range(a.rounds)]
     from cpu_peers import lscpu   # this folder's side-by-side script: the CPU's model, vector extensions and cores
-    print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
+    print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'quantization': q, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
 
 
 if __name__ == '__main__': main()

@@ -39,14 +39,13 @@ def check_quantization(method: str | None, device, config=None) -> None:
 
 # %% ../nbs/05b_quantization.ipynb #f3f5d923
 def interleave_rows(q: torch.Tensor) -> torch.Tensor:
-    "int8 `[N, K]` as `[N/4, K]` 32-bit words whose byte i is row 4j+i, held as float32 bit patterns (inductor loads float32 vectors fastest)."
+    "int8 `[N, K]` as `[N/4, K]` int32 words whose byte i is row 4j+i (inductor loads them a whole vector at a time)."
     n, k = q.shape
-    return q.view(n // 4, 4, k).transpose(1, 2).contiguous().view(torch.float32).view(n // 4, k)
+    return q.view(n // 4, 4, k).transpose(1, 2).contiguous().view(torch.int32).view(n // 4, k)
 
 def interleaved_row_product(x: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     "One row `x` `[1, K]` times the int8 rows in `words`: four reductions, one per byte, over a single pass of the words."
-    w = words.view(torch.int32)
-    ys = [(((w << (24 - 8 * i)) >> 24).to(x.dtype) * x).sum(-1) for i in range(4)]   # shift byte i to the top, back down signed
+    ys = [(((words << (24 - 8 * i)) >> 24).to(x.dtype) * x).sum(-1) for i in range(4)]   # shift byte i to the top, back down signed
     return torch.stack(ys, -1).reshape(1, -1)
 
 # %% ../nbs/05b_quantization.ipynb #2c18bdea
