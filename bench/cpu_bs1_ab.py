@@ -8,7 +8,8 @@ Each round runs that tree, then this one, each in a fresh process: the bundled m
 prompts are hashed, so both trees are seen to produce the same text. This machine's neighbours share its memory bus, so
 only figures of one run are compared. `--compiled` adds this tree with `cpu_compile=True` to every round;
 `--compiled-code` a third tree's compiled step too (an earlier version of the compiled step, say). `--quantization`
-runs every engine with those weights (`int8`, `int4`) instead of float32.
+runs every engine with those weights (`int8`, `int4`) instead of float32; `--compiled-only` runs the two compiled trees
+alone (`--compiled-code` against this one), the first of them alternating from round to round.
 
 `--read-rate` adds, each round, how fast this machine streams memory (a float32 tensor of the model's size summed,
 fastest of 7) and the step that rate allows: the model's weight bytes, each read once a step, at that rate. A batch-1
@@ -18,10 +19,11 @@ import argparse, json, os, subprocess, sys
 from pathlib import Path
 
 CHILD = r'''
-import hashlib, statistics, sys, time
+import hashlib, os, statistics, sys, time
+import nano_serve
 from nano_serve.engine import LLM, SamplingParams
 bs, compiled, quantization = int(sys.argv[1]), sys.argv[2] == 'compiled', sys.argv[3]
-llm = LLM(max_num_seqs=16, quantization=None if quantization == 'none' else quantization, **({'cpu_compile': True} if compiled else {}))
+llm = LLM(max_num_seqs=16, **({'cpu_compile': True} if compiled else {}), **({} if quantization == 'none' else {'quantization': quantization}))
 p = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
 for i in range(bs): llm.add_request(list(range(100 + i, 228 + i)), p)
 for _ in range(3): llm.step()
@@ -29,7 +31,7 @@ ts = []
 for _ in range(60):
     t = time.perf_counter(); llm.step(); ts.append(time.perf_counter() - t)
 o = llm.generate(['Write a poem about the sea.', 'def fib(n):'], SamplingParams(temperature=0, max_tokens=40), use_tqdm=False)
-print({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3,
+print({"median_ms": statistics.median(ts) * 1e3, "min_ms": min(ts) * 1e3, "code": os.path.dirname(os.path.dirname(nano_serve.__file__)),
        "tokens": hashlib.md5(str([x.outputs[0].token_ids for x in o]).encode()).hexdigest()[:8]})
 '''
 
@@ -51,28 +53,36 @@ print({"GB_s": nbytes / best / 1e9, "step_bytes": nbytes, "floor_ms": best * 1e3
 
 def read_rate() -> dict:
     "This machine's streaming read rate (a model-sized float32 sum, fresh process) and the batch-1 step it allows."
-    out = subprocess.run([sys.executable, '-c', READ], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, '-c', READ], capture_output=True, text=True, check=True, cwd=str(Path(__file__).resolve().parent.parent)).stdout
     return eval(out.strip().splitlines()[-1])
 
 
 def run(code: Path, batch: int, compiled: bool = False, quantization: str | None = None) -> dict:
     "One fresh process on the tree in `code` (with its compiled step if `compiled`): its step medians and token hash."
     args = [str(batch), 'compiled' if compiled else 'eager', quantization or 'none']
-    out = subprocess.run([sys.executable, '-c', CHILD, *args], capture_output=True, text=True, check=True,
+    # started in `code`: `python -c` puts its working folder first on the path, so a child started in this repository
+    # imports this repository's nano_serve whatever PYTHONPATH says (every 'other' figure before 2026-12-01 was this tree)
+    out = subprocess.run([sys.executable, '-c', CHILD, *args], capture_output=True, text=True, check=True, cwd=str(code),
                          env={**os.environ, 'PYTHONPATH': str(code)}).stdout
-    return eval(out.strip().splitlines()[-1])
+    r = eval(out.strip().splitlines()[-1])
+    assert Path(r['code']).resolve() == code.resolve(), (r['code'], code)   # the tree asked for, not another
+    return r
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--code', required=True); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
+    ap.add_argument('--code', required='--compiled-only' not in sys.argv); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--compiled', action='store_true', help='also run this tree with cpu_compile=True each round')
     ap.add_argument('--compiled-code', help="also run this folder's tree with cpu_compile=True each round")
     ap.add_argument('--read-rate', action='store_true', help="also measure the memory's read rate each round, and the step it allows")
     ap.add_argument('--quantization', help='weights of every engine run: int8 or int4 (default: float32)')
+    ap.add_argument('--compiled-only', action='store_true', help='only the compiled step of this tree and of --compiled-code, in turns')
     a = ap.parse_args()
     this, q = Path(__file__).resolve().parent.parent, a.quantization
-    rounds = [{'other': run(Path(a.code), a.batch, quantization=q), 'this': run(this, a.batch, quantization=q),
+    if a.compiled_only:
+        pair = [('other compiled', Path(a.compiled_code)), ('this compiled', this)]
+        rounds = [{name: run(code, a.batch, True, q) for name, code in (pair if i % 2 == 0 else pair[::-1])} for i in range(a.rounds)]
+    else: rounds = [{'other': run(Path(a.code), a.batch, quantization=q), 'this': run(this, a.batch, quantization=q),
                **({'other compiled': run(Path(a.compiled_code), a.batch, True, q)} if a.compiled_code else {}),
                **({'this compiled': run(this, a.batch, True, q)} if a.compiled else {}),
                **({'read rate': read_rate()} if a.read_rate else {})} for _ in range(a.rounds)]

@@ -21,7 +21,7 @@ def serve_once(tree: str, port: int) -> dict:
     "Start the server of `tree`, drive it at concurrency 1 and 32, stop it."
     base = f'http://127.0.0.1:{port}'
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning'],
-                           env={**os.environ, 'PYTHONPATH': tree})
+                           env={**os.environ, 'PYTHONPATH': tree}, cwd=tree)   # `-m` puts the working folder first on the path
     try:
         wait_ready(base, srv, timeout=300)
         out = Path('/tmp') / f'cpu-serve-{port}.json'

@@ -82,7 +82,8 @@ def served(model_args: list, pythonpath: str, clients: int, out: Path, port: int
     base = f'http://127.0.0.1:{port}'
     log = open(out.with_suffix('.server.log'), 'w')
     srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning',
-                            *model_args, *LIMITS], env={**os.environ, **(env_extra or {}), 'PYTHONPATH': f"{pythonpath}:{os.environ.get('PYTHONPATH', '')}"}, stdout=log, stderr=subprocess.STDOUT)
+                            *model_args, *LIMITS], env={**os.environ, **(env_extra or {}), 'PYTHONPATH': f"{pythonpath}:{os.environ.get('PYTHONPATH', '')}"}, stdout=log, stderr=subprocess.STDOUT,
+                           cwd=pythonpath)   # `-m` puts the working folder first on the path: started here, a baseline would import this tree
     try:
         t0 = time.time(); wait_ready(base, srv, timeout=900); ready_s = time.time() - t0
         bench = [sys.executable, '-m', 'nano_serve.bench', 'serve', '--base-url', base + '/v1', '--input-len', '430', '--output-len', '128',
