@@ -1,11 +1,12 @@
 """CPU serving before and after, in one run on one machine: two server trees, the same client, alternating rounds.
 
-    python bench/cpu_serve_compare.py --baseline OLD_TREE [--rounds 2] [--output-json bench/results/serve-cpu-split.json]
+    python bench/cpu_serve_compare.py --baseline OLD_TREE [--rounds 2] [--after-args "--cpu-compile off"] [--output-json bench/results/serve-cpu-split.json]
 
 OLD_TREE is a folder holding an older `nano_serve` package (e.g. `git worktree add /tmp/base <commit>`, then pass
 /tmp/base). Each server (the bundled model, float32) is started alone, warmed, and driven by this tree's
 `nano_serve_bench serve`: 32 prompts of 128 random tokens, 32 out, at concurrency 1 and 32 (the README's table).
-Rounds alternate old/new so that drift of the machine hits both alike.
+Rounds alternate old/new so that drift of the machine hits both alike. `--after-args` adds flags to this tree's server
+only (an older one may not know them), e.g. `--cpu-compile off` to compare the eager servers alone.
 """
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
@@ -17,10 +18,10 @@ sys.path.insert(0, str(ROOT / 'bench'))
 from cpu_peers import cpu_name, report
 
 
-def serve_once(tree: str, port: int) -> dict:
-    "Start the server of `tree`, drive it at concurrency 1 and 32, stop it."
+def serve_once(tree: str, port: int, extra: list[str] = ()) -> dict:
+    "Start the server of `tree` (with flags `extra`), drive it at concurrency 1 and 32, stop it."
     base = f'http://127.0.0.1:{port}'
-    srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning'],
+    srv = subprocess.Popen([sys.executable, '-m', 'nano_serve.server', '--port', str(port), '--no-dashboard', '--log-level', 'warning', *extra],
                            env={**os.environ, 'PYTHONPATH': tree}, cwd=tree)   # `-m` puts the working folder first on the path
     try:
         wait_ready(base, srv, timeout=300)
@@ -43,13 +44,13 @@ def serve_once(tree: str, port: int) -> dict:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--baseline', required=True); p.add_argument('--rounds', type=int, default=2)
-    p.add_argument('--output-json', default=None)
+    p.add_argument('--output-json', default=None); p.add_argument('--after-args', default='', help="flags for this tree's server only")
     a = p.parse_args()
-    res = {'cpu': cpu_name(), 'date': time.strftime('%Y-%m-%d'), 'baseline': a.baseline, 'rounds': []}
+    res = {'cpu': cpu_name(), 'date': time.strftime('%Y-%m-%d'), 'baseline': a.baseline, 'after_args': a.after_args, 'rounds': []}
     for i in range(a.rounds):
         rnd = {}
-        for name, tree in (('before', a.baseline), ('after', str(ROOT))):
-            rnd[name] = serve_once(tree, 8300 + i * 2 + (name == 'after'))
+        for name, tree, extra in (('before', a.baseline, []), ('after', str(ROOT), a.after_args.split())):
+            rnd[name] = serve_once(tree, 8300 + i * 2 + (name == 'after'), extra)
             print(i, name, json.dumps(rnd[name]), flush=True)
         res['rounds'].append(rnd)
     report(res, a.output_json)
