@@ -79,13 +79,16 @@ def main():
     ap.add_argument('--compiled-only', action='store_true', help='only the compiled step of this tree and of --compiled-code, in turns')
     a = ap.parse_args()
     this, q = Path(__file__).resolve().parent.parent, a.quantization
-    if a.compiled_only:
-        pair = [('other compiled', Path(a.compiled_code)), ('this compiled', this)]
-        rounds = [{name: run(code, a.batch, True, q) for name, code in (pair if i % 2 == 0 else pair[::-1])} for i in range(a.rounds)]
-    else: rounds = [{'other': run(Path(a.code), a.batch, quantization=q), 'this': run(this, a.batch, quantization=q),
-               **({'other compiled': run(Path(a.compiled_code), a.batch, True, q)} if a.compiled_code else {}),
-               **({'this compiled': run(this, a.batch, True, q)} if a.compiled else {}),
-               **({'read rate': read_rate()} if a.read_rate else {})} for _ in range(a.rounds)]
+    def one_round(i: int) -> dict:
+        "One round's runs, each tree in a fresh process."
+        if a.compiled_only:
+            pair = [('other compiled', Path(a.compiled_code)), ('this compiled', this)]
+            return {name: run(code, a.batch, True, q) for name, code in (pair if i % 2 == 0 else pair[::-1])}
+        return {'other': run(Path(a.code), a.batch, quantization=q), 'this': run(this, a.batch, quantization=q),
+                **({'other compiled': run(Path(a.compiled_code), a.batch, True, q)} if a.compiled_code else {}),
+                **({'this compiled': run(this, a.batch, True, q)} if a.compiled else {}),
+                **({'read rate': read_rate()} if a.read_rate else {})}
+    rounds = [one_round(i) for i in range(a.rounds)]
     from cpu_peers import lscpu   # this folder's side-by-side script: the CPU's model, vector extensions and cores
     print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'quantization': q, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
 
