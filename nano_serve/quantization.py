@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['QUANTIZATION_METHODS', 'BUILT', 'INT4_GROUP', 'DIVISOR', 'LINEARS', 'check_quantization', 'interleave_rows',
-           'interleaved_row_product', 'inductor_vector_bits', 'cpu_flags', 'int8_dot_product', 'int8_rows',
-           'uint8_rows', 'packed_dense', 'Int8Linear', 'onednn_primitives', 'int4_groups', 'Int4Linear',
-           'Int8WeightLinear', 'Fp8Linear', 'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
+           'interleaved_row_product', 'cpu_flags', 'int8_dot_product', 'int8_rows', 'uint8_rows', 'packed_dense',
+           'Int8Linear', 'onednn_primitives', 'int4_groups', 'Int4Linear', 'Int8WeightLinear', 'Fp8Linear',
+           'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
 
 # %% ../nbs/05b_quantization.ipynb #736ae4ca
 import torch
@@ -49,14 +49,6 @@ def interleaved_row_product(x: torch.Tensor, words: torch.Tensor) -> torch.Tenso
     return torch.stack(ys, -1).reshape(1, -1)
 
 # %% ../nbs/05b_quantization.ipynb #2c18bdea
-def inductor_vector_bits() -> int:
-    "The width of the vectors in inductor's generated C++ on this CPU (512 with AVX-512 or AMX, 256 with AVX2; 0 if none)."
-    try:
-        from torch._inductor.cpu_vec_isa import pick_vec_isa   # what inductor itself picks (a private module: guarded)
-        return pick_vec_isa().bit_width() or 0
-    except Exception: return 0
-
-# %% ../nbs/05b_quantization.ipynb #3a2c3d4e
 def cpu_flags() -> set[str]:
     "The processor's feature flags as Linux lists them (empty elsewhere)."
     try: return set(next(l for l in open('/proc/cpuinfo') if l.startswith('flags')).split())
@@ -95,8 +87,7 @@ class Int8Linear(nn.Module):
         self.register_buffer('qweight', q)                       # [out, in]: what `_weight_int8pack_mm` reads
         self.register_buffer('scale', s)
         self.register_buffer('scale16', s.to(torch.bfloat16))    # the kernel wants its scales in the activations' dtype
-        self.one_row = None   # how a compiled one-row step reads the int8 rows: 'bytes' as they are, or 'words' (`for_one_row`)
-        self.words = None     # the int8 rows interleaved, where a compiled one-row step reads 'words'
+        self.words = None   # the int8 rows interleaved for a compiled one-row step: built by `interleave` when one is compiled
         self.onednn = hasattr(torch.ops.onednn, 'qlinear_prepack') and int8_dot_product()
         self.dense = None
         if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
@@ -108,16 +99,15 @@ class Int8Linear(nn.Module):
                 'in float32') if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
         self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
 
-    def for_one_row(self, vector_bits: int):
-        "Choose how 06b_runner's compiled one-row step reads the int8 rows: as they are with 512-bit vectors, else as `words` (built here); self."
-        if vector_bits >= 512: self.one_row = 'bytes'
-        elif self.out_features % 4 == 0: self.one_row, self.words = 'words', interleave_rows(self.qweight)
+    def interleave(self):
+        "Build `words` from the int8 rows (where the output size divides by 4), for 06b_runner's compiled one-row step; self."
+        if self.out_features % 4 == 0: self.words = interleave_rows(self.qweight)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
-        if torch.compiler.is_compiling() and x2.shape[0] == 1 and self.one_row is not None:   # 06b_runner's compiled one-row step
-            y = ((self.qweight.to(x2.dtype) * x2).sum(-1)[None] if self.one_row == 'bytes' else interleaved_row_product(x2, self.words)) * self.scale
+        if torch.compiler.is_compiling() and x2.shape[0] == 1 and self.words is not None:   # 06b_runner's compiled one-row step
+            y = interleaved_row_product(x2, self.words) * self.scale
         elif x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
         elif self.onednn: y = self.int8_product(x2.float()).to(x.dtype)
         elif self.dense is not None: y = torch.ops.mkldnn._linear_pointwise(x2, self.dense, None, 'none', [], '')

@@ -21,7 +21,7 @@ from .cache import KVCache, AttentionMetadata, PagedAttention, resolve_kv_dtype,
 from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
-from .quantization import quantize_model, Int8Linear, inductor_vector_bits
+from .quantization import quantize_model, Int8Linear
 from .model import Attention, PackedLinear, packs, huge_page_weights
 
 # %% ../nbs/06b_runner.ipynb #348015cb
@@ -349,7 +349,7 @@ def drop_row_weights(model):
     "Free what only the compiled one-row step reads: `PackedLinear`'s row-major (or transposed) weights, `Int8Linear`'s interleaved words."
     for m in model.modules():
         if isinstance(m, PackedLinear): m.weight = m.weight_t = None
-        if isinstance(m, Int8Linear): m.one_row, m.words = None, None
+        if isinstance(m, Int8Linear): m.words = None
 
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
@@ -438,9 +438,8 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     elif dev.type == 'cpu' and packs(dt):
         model.prepack_linears(keep_rows=bool(cpu_compile))   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile:   # True: checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
-        bits = inductor_vector_bits()
-        for m in model.modules():   # how its one-row product reads the int8 rows (05b), unless chosen before
-            if isinstance(m, Int8Linear) and m.one_row is None: m.for_one_row(bits)
+        for m in model.modules():
+            if isinstance(m, Int8Linear): m.interleave()   # the words its one-row product reads (05b)
         huge_page_weights(model)   # what the one-row graph streams, in 2 MiB pages (00_model)
         graphs = compiled_decoder(model, cache, num_blocks, (1,) if quantization else (1, 2), warn=auto)
     sampler = Sampler(seed)
