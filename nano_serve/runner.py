@@ -354,7 +354,7 @@ def drop_row_weights(model):
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
     def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
-        self.model, self.cache = model, cache
+        self.model, self.cache, self.rows = model, cache, rows
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
         static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python
@@ -375,9 +375,13 @@ class CompiledDecoder:
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
-        "Whether the step is pure decode with a context longer than one block, every request in the one batched call (else eager)."
-        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size): return False
+        "Whether the step is pure decode with a context longer than one block, of a row count compiled, every request in the one batched call (else eager)."
+        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size and self.compiled(len(x.meta.query_lens))): return False
         return short_rows(x.meta, self.cache.block_size, self.group)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
+
+    def compiled(self, n: int) -> bool:
+        "Whether a graph serves steps of `n` rows: one row has a graph of its own, any count above one the graph warmed with two or more."
+        return n in self.rows or (n > 1 and max(self.rows) > 1)
 
     def args(self, x: 'ModelInputs') -> tuple:
         "The graph's inputs for a step: the flat pool, each request's rows of it."
