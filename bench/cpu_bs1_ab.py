@@ -71,13 +71,14 @@ def run(code: Path, batch: int, compiled: bool = False, quantization: str | None
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--code', required='--compiled-only' not in sys.argv); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
+    ap.add_argument('--code', help='the other tree (eager, and compiled with --compiled)'); ap.add_argument('--rounds', type=int, default=3); ap.add_argument('--batch', type=int, default=1)
     ap.add_argument('--compiled', action='store_true', help='also run this tree with cpu_compile=True each round')
     ap.add_argument('--compiled-code', help="also run this folder's tree with cpu_compile=True each round")
     ap.add_argument('--read-rate', action='store_true', help="also measure the memory's read rate each round, and the step it allows")
     ap.add_argument('--quantization', help='weights of every engine run: int8 or int4 (default: float32)')
     ap.add_argument('--compiled-only', action='store_true', help='only the compiled step of this tree and of --compiled-code, in turns')
     a = ap.parse_args()
+    if not (a.compiled_code if a.compiled_only else a.code): ap.error('--compiled-only needs --compiled-code' if a.compiled_only else '--code is required')
     this, q = Path(__file__).resolve().parent.parent, a.quantization
     def one_round(i: int) -> dict:
         "One round's runs, each tree in a fresh process."

@@ -376,10 +376,10 @@ class CompiledDecoder:
 
     def fits(self, x: 'ModelInputs') -> bool:
         "Whether the step is pure decode with a context longer than one block, of a row count compiled, every request in the one batched call (else eager)."
-        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size and self.compiled(len(x.meta.query_lens))): return False
+        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size and self.has_graph(len(x.meta.query_lens))): return False
         return short_rows(x.meta, self.cache.block_size, self.group)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
 
-    def compiled(self, n: int) -> bool:
+    def has_graph(self, n: int) -> bool:
         "Whether a graph serves steps of `n` rows: one row has a graph of its own, any count above one the graph warmed with two or more."
         return n in self.rows or (n > 1 and max(self.rows) > 1)
 
