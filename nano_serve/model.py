@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['SUPPORTED_MODEL_TYPES', 'AttentionFn', 'OPS', 'CONFIG_DIR', 'GGUF_NAMES', 'GGUF_LAYER_NAMES', 'PACKED',
            'rope_parameters', 'head_dim', 'RotaryEmbedding', 'apply_rotary', 'norm_rotary_qk', 'rms_norm', 'RMSNorm',
-           'silu_mul', 'MLP', 'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'row_product',
-           'opaque_op', 'packed_linear', 'packs', 'in_huge_pages', 'huge_page_weights', 'huge_page_bytes',
-           'causal_attention', 'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows',
-           'cache_root', 'gguf_index', 'dequantize_gguf', 'read_gguf_weights', 'read_safetensors_weights',
-           'pack_weights', 'dummy_weight', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source',
-           'load_config', 'load_tokenizer', 'load_model', 'max_rel_error', 'hf_reference', 'generate_greedy']
+           'silu_mul', 'MLP', 'Attention', 'DecoderLayer', 'Decoder', 'CausalLM', 'PackedLinear', 'opaque_op',
+           'packed_linear', 'packs', 'in_huge_pages', 'huge_page_weights', 'huge_page_bytes', 'causal_attention',
+           'bundled_model_path', 'shipped_configs', 'gguf_to_hf_name', 'unpermute_rotary_rows', 'cache_root',
+           'gguf_index', 'dequantize_gguf', 'read_gguf_weights', 'read_safetensors_weights', 'pack_weights',
+           'dummy_weight', 'build_model', 'default_device', 'resolve_dtype', 'resolve_model_source', 'load_config',
+           'load_tokenizer', 'load_model', 'max_rel_error', 'hf_reference', 'generate_greedy']
 
 # %% ../nbs/00_model.ipynb #f92fbb12
 import functools, importlib.metadata, importlib.resources, json, os, shutil, tempfile, zlib
@@ -207,7 +207,7 @@ class CausalLM(nn.Module):
         return self
 
     def prepack_linears(self, batch_hint: int = 32, keep_rows: bool = False):
-        "Swap every `nn.Linear` for a `PackedLinear` (CPU): weights reordered once for oneDNN's matmul (`keep_rows`: keep the originals too)."
+        "Swap every `nn.Linear` for a `PackedLinear` (CPU): weights reordered once for oneDNN's matmul (`keep_rows`: keep the originals too, for `00a_cpu_kernels`)."
         for m in list(self.modules()):
             for name, child in list(m.named_children()):
                 if isinstance(child, nn.Linear): setattr(m, name, PackedLinear(child, batch_hint, keep_rows))
@@ -216,26 +216,17 @@ class CausalLM(nn.Module):
 # %% ../nbs/00_model.ipynb #f46f11c4
 class PackedLinear(nn.Module):
     "A `nn.Linear` whose weight oneDNN has reordered once into the blocked layout its CPU matmul reads."
-    wide = 8   # out/in from which a matrix counts as an output head (compiled one-row products: MKL over `[in, out]`)
     def __init__(self, linear: nn.Linear, batch_hint: int = 32, keep_rows: bool = False):
         super().__init__()
         self.in_features, self.out_features, self.bias = linear.in_features, linear.out_features, linear.bias
         self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), batch_hint)
-        wide = self.out_features >= self.wide * self.in_features
-        self.weight = linear.weight.detach() if keep_rows and not wide else None   # the row-major original, for compiled one-row steps
-        self.weight_t = linear.weight.detach().t().contiguous() if keep_rows and wide else None
+        self.weight = linear.weight.detach() if keep_rows else None   # the original, until `00a_cpu_kernels` lays it out (`blocked`)
+        self.blocked = None   # that layout: then products go to `nano_serve::rows_linear` (few rows: its kernel; more: `packed`)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.compiler.is_compiling():   # 06b_runner's compiled CPU step
-            if self.weight is not None and x.shape[0] == 1: return row_product(x, self.weight, self.bias)
-            if self.weight_t is not None and x.shape[0] == 1: return x @ self.weight_t if self.bias is None else torch.addmm(self.bias, x, self.weight_t)
-            return torch.ops.nano_serve.packed_linear(x, self.packed, self.bias, self.out_features)
+        if self.blocked is not None: return torch.ops.nano_serve.rows_linear(x, self.blocked, self.packed, self.bias, self.out_features)
+        if torch.compiler.is_compiling(): return torch.ops.nano_serve.packed_linear(x, self.packed, self.bias, self.out_features)   # 06b_runner
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, 'none', [], '')
-
-def row_product(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-    "`F.linear` of one row written as a reduction, which inductor compiles into one vectorized pass over the weight."
-    y = (weight * x[:, None, :]).sum(-1)
-    return y if bias is None else y + bias
 
 # Opaque ops for the compiled CPU step (06b_runner), registered with PyTorch's dispatcher through a `Library`:
 # `torch.library.custom_op` does the same with checks in Python that cost 15-70 µs a call (measured), and a one-row

@@ -23,6 +23,7 @@ from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model, Int8Linear
 from .model import Attention, PackedLinear, packs, huge_page_weights
+from .cpu_kernels import build_rows_kernel, block_linears
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -346,9 +347,9 @@ def can_compile_cpu(model, quantization: str | None) -> bool:
     return model.device.type == 'cpu' and model.shard.size == 1 and model.dtype == torch.float32 and quantization in (None, 'int8')
 
 def drop_row_weights(model):
-    "Free what only the compiled one-row step reads: `PackedLinear`'s row-major (or transposed) weights, `Int8Linear`'s interleaved words."
+    "Free what only the compiled step reads: `PackedLinear`'s kept and blocked weights (few rows), `Int8Linear`'s interleaved words."
     for m in model.modules():
-        if isinstance(m, PackedLinear): m.weight = m.weight_t = None
+        if isinstance(m, PackedLinear): m.weight = m.blocked = None
         if isinstance(m, Int8Linear): m.words = None
 
 class CompiledDecoder:
@@ -400,8 +401,11 @@ def cpp_compiler_missing() -> str | None:
     except Exception as e: return f'{type(e).__name__}: {e}'
 
 def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int, ...], warn: bool = False) -> CompiledDecoder | None:
-    "The compiled step; with `warn` (`'auto'`), a compile that fails is a warning and None: eager steps."
-    try: return CompiledDecoder(model, cache, scratch_block, rows)
+    "The compiled step, its float32 products of few rows through `00a_cpu_kernels`; with `warn` (`'auto'`), a build that fails is a warning and None: eager steps."
+    try:
+        block_linears(model, build_rows_kernel())   # every row count up to 32: the weights read once a step
+        huge_page_weights(model)   # what the graph streams, in 2 MiB pages (00_model)
+        return CompiledDecoder(model, cache, scratch_block, rows)
     except Exception as e:
         if not warn: raise
         drop_row_weights(model)
@@ -444,7 +448,6 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     if cpu_compile:   # True: checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
         for m in model.modules():
             if isinstance(m, Int8Linear): m.interleave()   # the words its one-row product reads (05b)
-        huge_page_weights(model)   # what the one-row graph streams, in 2 MiB pages (00_model)
         graphs = compiled_decoder(model, cache, num_blocks, (1,) if quantization else (1, 2), warn=auto)
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
