@@ -19,6 +19,7 @@ from .scheduler import (SamplingParams, Request, Scheduler, ScheduledBatch, make
 from .preemption import SwapPreemption, swap_pool_blocks
 from .sampler import StepResult
 from .runner import build_runner, CompiledDecoder
+from .cpu_kernels import rows_path
 from .quantization import check_quantization, linear_path, cpu_flags
 from .parallel import Shard, head_ranges, check_all_reduce
 from .workers import Followers
@@ -272,7 +273,7 @@ def paths(self: EngineCore) -> dict:
     small = cuda and any(isinstance(m, SmallBatchLinear) for m in self.model.modules())
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
             'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
-                                                  'oneDNN, pre-packed weights' if packed else 'PyTorch (unpacked)' +
+                                                  '; '.join(filter(None, [rows_path(self.model), 'oneDNN, pre-packed weights'])) if packed else 'PyTorch (unpacked)' +
                                                   ('; no bfloat16 arithmetic on this CPU: slower than float32' if self.model.dtype == torch.bfloat16 and not packs(torch.bfloat16) else '')),
             'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': cuda and self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,

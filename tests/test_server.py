@@ -220,3 +220,4 @@ def test_default_server_compiles_its_decode_step(tmp_path):
     finally:
         compiled.stop(); eager.stop()
     assert 'cpu_compiled_decode True' in log.read_text()
+    assert "rows: nano-serve's C++ kernel" in log.read_text()   # the products of few rows (00a_cpu_kernels), named at startup

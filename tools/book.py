@@ -15,7 +15,7 @@ from pathlib import Path
 
 # the order of the README's "A request's life": the layers as a request meets them, then the rest
 ORDER = ['index', '08_server', '08a_service', '08b_grpc', '06c_frontend', '07_core', '03_scheduler', '02_allocator', '06b_runner', '01_cache',
-         '00_model', '05_kernels', '11_parallel', '05b_quantization', '05c_quant_kernels', '06a_sampler', '06f_structured', '08c_tools', '06g_speculative', '04_preemption',
+         '00_model', '00a_cpu_kernels', '05_kernels', '11_parallel', '05b_quantization', '05c_quant_kernels', '06a_sampler', '06f_structured', '08c_tools', '06g_speculative', '04_preemption',
          '06_engine', '06d_metrics', '06e_workers', '09_dashboard', '10_bench', '12_lab', '13_simulator', '13a_experiments']
 
 STYLE = ('<style>.book-nav{position:sticky;top:0;z-index:10;background:#f6f8fa;border-bottom:1px solid #ddd;padding:6px 12px;'
