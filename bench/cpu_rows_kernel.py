@@ -10,7 +10,7 @@ once. The kernel's results are checked against oneDNN's first.
 """
 import argparse, json, time
 import torch
-from nano_serve.cpu_kernels import build_rows_kernel, block_weight
+from nano_serve.cpu_kernels import build_cpu_kernels, block_weight
 from nano_serve.quantization import cpu_flags
 
 SHAPES = ((960, 576), (576, 576), (3072, 576), (576, 1536))   # (out, in) of one layer's four products
@@ -27,7 +27,7 @@ def main():
     ap.add_argument('--layers', type=int, default=30); ap.add_argument('--out')
     a = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
-    kernel = build_rows_kernel()
+    kernel = build_cpu_kernels()
     weights = [[torch.randn(n, k) for n, k in SHAPES] for _ in range(a.layers)]
     packed = [[torch.ops.mkldnn._reorder_linear_weight(w, 32) for w in ws] for ws in weights]
     blocked = [[block_weight(w, kernel.width) for w in ws] for ws in weights]
@@ -35,14 +35,14 @@ def main():
     big = torch.ones(nbytes // 4)
     x0 = {k: torch.randn(5, k) for _, k in SHAPES}
     for (n, k), p, b in zip(SHAPES, packed[0], blocked[0]):
-        assert torch.allclose(kernel(x0[k], b, None, n), torch.ops.mkldnn._linear_pointwise(x0[k], p, None, 'none', [], ''), atol=1e-3)
+        assert torch.allclose(kernel.rows_linear(x0[k], b, None, n), torch.ops.mkldnn._linear_pointwise(x0[k], p, None, 'none', [], ''), atol=1e-3)
     def products(rows: int, which: str):
         xs = {k: torch.randn(rows, k) for _, k in SHAPES}
         def run():
             for l in range(a.layers):
                 for i, (n, k) in enumerate(SHAPES):
                     if which == 'onednn': torch.ops.mkldnn._linear_pointwise(xs[k], packed[l][i], None, 'none', [], '')
-                    else: kernel(xs[k], blocked[l][i], None, n)
+                    else: kernel.rows_linear(xs[k], blocked[l][i], None, n)
         return run
     rounds = []
     for r in range(a.rounds):

@@ -23,7 +23,7 @@ from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model, Int8Linear
 from .model import Attention, PackedLinear, packs, huge_page_weights
-from .cpu_kernels import build_rows_kernel, block_linears
+from .cpu_kernels import build_cpu_kernels, register_ops, block_linears
 
 # %% ../nbs/06b_runner.ipynb #348015cb
 @dataclass
@@ -306,11 +306,12 @@ class GraphedDraws:
 
 # %% ../nbs/06b_runner.ipynb #d3ed0dc4
 def paged_decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pool: torch.Tensor, at: int, half: int,
-                           slots: torch.Tensor, kv_rows: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    "Decode attention in ops a graph compiles: store the new K/V in the flat `pool` (keys at rows `at` + `slots`, values `half` on), attend over `kv_rows`."
+                           slots: torch.Tensor, kv_rows: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype, fused: bool = False) -> torch.Tensor:
+    "Decode attention in ops a graph compiles: store the new K/V in the flat `pool` (keys at rows `at` + `slots`, values `half` on), attend over `kv_rows` (`fused`: `00a_cpu_kernels`' kernel)."
     (D, H, d), kvh = q.shape, k.shape[1]
     for x, off in ((k, at), (v, at + half)):   # (an FP8 pool comes as its bytes: `flat_pool`)
         pool.index_put_((slots + off,), to_cache_dtype(x, dtype).reshape(D, kvh * d).view(pool.dtype))
+    if fused: return torch.ops.nano_serve.pool_attention(q, pool, kv_rows, mask.view(D, -1, mask.shape[-1])[:, 0].sum(-1), at, at + half)
     K, V = (pool[kv_rows + off].view(dtype).to(q.dtype).view(D, -1, kvh, d).permute(0, 2, 1, 3) for off in (at, at + half))
     s = (q.view(D, kvh, -1, 1, d) * K[:, :, None]).sum(-1) * d ** -0.5                      # [D, kv_heads, group, S]
     p = torch.softmax(s.masked_fill(~mask.view(D, 1, -1, s.shape[-1]), float('-inf')), dim=-1)
@@ -354,8 +355,8 @@ def drop_row_weights(model):
 
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
-    def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2)):
-        self.model, self.cache, self.rows = model, cache, rows
+    def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2), fused: bool = False):
+        self.model, self.cache, self.rows, self.fused = model, cache, rows, fused   # fused: attention through 00a's kernel
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
         static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python
@@ -372,7 +373,7 @@ class CompiledDecoder:
     def step(self, ids, positions, pool, slots, kv_rows, mask, rows):
         "What the graph computes: the model over one new token per request, attention in the graph (`paged_decode_attention`)."
         half, dt = self.cache.num_blocks * self.cache.block_size, self.cache.data.dtype   # a layer's keys, then its values
-        attn = lambda layer, q, k, v: paged_decode_attention(q, k, v, pool, 2 * layer * half, half, slots, kv_rows, mask, dt)
+        attn = lambda layer, q, k, v: paged_decode_attention(q, k, v, pool, 2 * layer * half, half, slots, kv_rows, mask, dt, self.fused)
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
@@ -403,9 +404,12 @@ def cpp_compiler_missing() -> str | None:
 def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int, ...], warn: bool = False) -> CompiledDecoder | None:
     "The compiled step, its float32 products of few rows through `00a_cpu_kernels`; with `warn` (`'auto'`), a build that fails is a warning and None: eager steps."
     try:
-        block_linears(model, build_rows_kernel())   # every row count up to 32: the weights read once a step
+        kernels = build_cpu_kernels()
+        register_ops(kernels)
+        block_linears(model, kernels)   # every row count up to 32: the weights read once a step
         huge_page_weights(model)   # what the graph streams, in 2 MiB pages (00_model)
-        return CompiledDecoder(model, cache, scratch_block, rows)
+        fused = kernels.attends(cache.data.shape[-1]) and cache.data.dtype == torch.float32   # (an FP8 cache: the graph's own ops)
+        return CompiledDecoder(model, cache, scratch_block, rows, fused)
     except Exception as e:
         if not warn: raise
         drop_row_weights(model)
