@@ -275,7 +275,9 @@ def paths(self: EngineCore) -> dict:
             'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
                                                   '; '.join(filter(None, [rows_path(self.model), 'oneDNN, pre-packed weights'])) if packed else 'PyTorch (unpacked)' +
                                                   ('; no bfloat16 arithmetic on this CPU: slower than float32' if self.model.dtype == torch.bfloat16 and not packs(torch.bfloat16) else '')),
-            'attention': 'Triton paged kernels' if self.runner.attend else 'PyTorch SDPA over gathered blocks',
+            'attention': 'Triton paged kernels' if self.runner.attend else
+                         ("compiled decode steps: nano-serve's C++ kernel over the cache; other steps: " if isinstance(self.runner.graphs, CompiledDecoder) and self.runner.graphs.fused else '') +
+                         'PyTorch SDPA over gathered blocks',
             'cuda_graphs': cuda and self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
             'cpu_compiled_decode': isinstance(self.runner.graphs, CompiledDecoder),
             'speculative': 'draft model' if self.drafter else type(self.scheduler.proposer).__name__ if self.scheduler.proposer else None,
