@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from .model import PackedLinear, cache_root, opaque_op
+from .quantization import cpu_flags
 
 # %% ../nbs/00a_cpu_kernels.ipynb #3ec760ce
 SOURCE = r'''
@@ -170,7 +171,8 @@ def build_cpu_kernels(march: str = 'native', folder: Path | None = None) -> CpuK
     from torch._inductor.cpp_builder import get_cpp_compiler
     cmd = [get_cpp_compiler(), '-O3', f'-march={march}', '-fopenmp', '-shared', '-fPIC']
     folder = folder or cache_root() / 'kernels'
-    so = folder / f"kernels_{hashlib.sha256((SOURCE + ' '.join(cmd)).encode()).hexdigest()[:16]}.so"
+    key = SOURCE + ' '.join(cmd) + ' '.join(sorted(cpu_flags()))   # -march=native's code runs only where its flags are
+    so = folder / f"kernels_{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
     if not so.exists():
         folder.mkdir(parents=True, exist_ok=True)
         src, tmp = so.with_suffix('.cpp'), so.with_suffix(f'.{os.getpid()}.tmp')
