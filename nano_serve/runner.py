@@ -306,12 +306,12 @@ class GraphedDraws:
 
 # %% ../nbs/06b_runner.ipynb #d3ed0dc4
 def paged_decode_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pool: torch.Tensor, at: int, half: int,
-                           slots: torch.Tensor, kv_rows: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype, fused: bool = False) -> torch.Tensor:
-    "Decode attention in ops a graph compiles: store the new K/V in the flat `pool` (keys at rows `at` + `slots`, values `half` on), attend over `kv_rows` (`fused`: `00a_cpu_kernels`' kernel)."
+                           slots: torch.Tensor, kv_rows: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype, lens: torch.Tensor | None = None) -> torch.Tensor:
+    "Decode attention in ops a graph compiles: store the new K/V in the flat `pool` (keys at rows `at` + `slots`, values `half` on), attend over `kv_rows` (with each request's `lens`: `00a_cpu_kernels`' kernel)."
     (D, H, d), kvh = q.shape, k.shape[1]
     for x, off in ((k, at), (v, at + half)):   # (an FP8 pool comes as its bytes: `flat_pool`)
         pool.index_put_((slots + off,), to_cache_dtype(x, dtype).reshape(D, kvh * d).view(pool.dtype))
-    if fused: return torch.ops.nano_serve.pool_attention(q, pool, kv_rows, mask.view(D, -1, mask.shape[-1])[:, 0].sum(-1), at, at + half)
+    if lens is not None: return torch.ops.nano_serve.pool_attention(q, pool, kv_rows, lens, at, at + half)
     K, V = (pool[kv_rows + off].view(dtype).to(q.dtype).view(D, -1, kvh, d).permute(0, 2, 1, 3) for off in (at, at + half))
     s = (q.view(D, kvh, -1, 1, d) * K[:, :, None]).sum(-1) * d ** -0.5                      # [D, kv_heads, group, S]
     p = torch.softmax(s.masked_fill(~mask.view(D, 1, -1, s.shape[-1]), float('-inf')), dim=-1)
@@ -373,7 +373,8 @@ class CompiledDecoder:
     def step(self, ids, positions, pool, slots, kv_rows, mask, rows):
         "What the graph computes: the model over one new token per request, attention in the graph (`paged_decode_attention`)."
         half, dt = self.cache.num_blocks * self.cache.block_size, self.cache.data.dtype   # a layer's keys, then its values
-        attn = lambda layer, q, k, v: paged_decode_attention(q, k, v, pool, 2 * layer * half, half, slots, kv_rows, mask, dt, self.fused)
+        lens = mask.view(mask.shape[0], -1, mask.shape[-1])[:, 0].sum(-1) if self.fused else None   # keys each request sees: once a step, not a layer
+        attn = lambda layer, q, k, v: paged_decode_attention(q, k, v, pool, 2 * layer * half, half, slots, kv_rows, mask, dt, lens)
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
