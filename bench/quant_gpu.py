@@ -1,8 +1,8 @@
 """Issue 16 on the GPU, in one run: the quantized layers against bf16,
-llama-3.1-8b batch-1 decode per weight format (the int8 tile sweep is bench/int8_variants_gpu.py), and the qwen3-0.6b nano-vllm workload with a bf16 and an FP8 KV cache.
+llama-3.1-8b batch-1 decode per weight format (the int8 tile sweep is bench/int8_variants_gpu.py), and the qwen3-0.6b nano-vllm workload with a bf16 and an FP8 KV cache, and the same workload per weight format (`workload`).
 Random weights of the real shapes (load_format='dummy'), bf16 activations; every baseline rerun in the same call.
 
-    python bench/quant_gpu.py [kernels] [decode] [kv] [--formats bf16,int8,...] [--caches auto,fp8,...]
+    python bench/quant_gpu.py [kernels] [decode] [kv] [workload] [--formats bf16,int8,...] [--caches auto,fp8,...] [--workload-formats bf16,int4,...]
     # writes $OUT and bench/results/quant-gpu-<gpu>-<parts>.json; the formats and caches default to all, bf16 first and last
 """
 import gc, json, os, sys, time, traceback
@@ -20,6 +20,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument('parts', nargs='*', default=['kernels', 'decode', 'kv'])
 ap.add_argument('--formats', default='bf16,int8,int4,fp8,bf16', help='weight formats of the decode part, in order')
 ap.add_argument('--caches', default='auto,fp8,auto', help='KV cache dtypes of the kv part, in order')
+ap.add_argument('--workload-formats', default='bf16,int4,bf16', help='weight formats of the workload part, in order')
 A = ap.parse_args()
 PARTS = A.parts
 R = {'machine': machine(), 'gpu': torch.cuda.get_device_name(0), 'torch': torch.__version__, 'date': time.strftime('%Y-%m-%d')}
@@ -108,13 +109,13 @@ def _():
     return out
 
 
-def throughput(kv, n=256):
+def throughput(kv, n=256, quantization=None):
     "nano-vllm's workload (256 requests, 100-1024 tokens in and out) on the qwen3-0.6b shape."
-    llm = LLM('qwen3-0.6b', load_format='dummy', max_num_seqs=256, max_num_batched_tokens=8192, kv_cache_dtype=kv)
+    llm = LLM('qwen3-0.6b', load_format='dummy', max_num_seqs=256, max_num_batched_tokens=8192, kv_cache_dtype=kv, quantization=quantization)
     vocab = llm.core.model.config.vocab_size
     run_offline(llm, random_token_workload(32, 562, 16, 462 / 562, 1, vocab))    # warm-up
     res = run_offline(llm, random_token_workload(n, 562, 562, 462 / 562, 0, vocab), warmup=False)
-    res.update(kv_cache=kv, kv_blocks=llm.core.allocator.num_blocks, preemptions=llm.stats()['num_preemptions'],
+    res.update(kv_cache=kv, quantization=quantization, kv_blocks=llm.core.allocator.num_blocks, preemptions=llm.stats()['num_preemptions'],
                mean_forward_ms=llm.stats()['mean_forward_ms'])
     del llm; gc.collect(); torch.cuda.empty_cache()
     return res
@@ -130,6 +131,17 @@ def _():
     if 'auto' not in out or 'fp8' not in out: return out
     base = (out['auto']['output_tok_s'] + out.get('auto again', out['auto'])['output_tok_s']) / 2
     out['fp8_speedup'] = out['fp8']['output_tok_s'] / base
+    return out
+
+
+@section('workload_qwen3', 'workload')
+def _():
+    "The same workload per weight format (bfloat16 cache): where int4's products of many rows show."
+    out = {}
+    for f in A.workload_formats.split(','):
+        key = f if f not in out else f + ' again'
+        out[key] = throughput('auto', quantization=None if f == 'bf16' else f)
+        log(key, json.dumps(out[key]))
     return out
 
 

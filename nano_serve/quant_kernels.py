@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['weight_only_tiles', 'weight_only_mm', 'fp8_rows', 'one_row_tiles', 'one_row_mm', 'int8_row_tiles', 'int8_row_fits',
-           'int8_row_mm', 'weight_mm', 'gemv_tiles', 'SmallBatchLinear', 'small_batch_linears']
+           'int8_row_mm', 'weight_mm', 'gemv_tiles', 'SmallBatchLinear', 'small_batch_linears', 'int4_pack',
+           'int4_unpack', 'int4_tiles', 'int4_mm']
 
 # %% ../nbs/05c_quant_kernels.ipynb #10a87495
 import torch
@@ -239,3 +240,78 @@ def small_batch_linears(model: nn.Module, max_rows: int = 8) -> int:
         for name, child in list(module.named_children()):
             if isinstance(child, nn.Linear) and name != 'lm_head': setattr(module, name, SmallBatchLinear(child, max_rows)); n += 1
     return n
+
+# %% ../nbs/05c_quant_kernels.ipynb #1b2cb5cc
+def int4_pack(q: torch.Tensor) -> torch.Tensor:
+    "4-bit values `q` `[N, K]` (0..15, K a multiple of 32) as uint8 `[N, K/2]`: byte `j` of each group holds value `j` (low nibble) and `j + 16`."
+    n, k = q.shape
+    if k % 32: raise ValueError(f"int4 packs groups of 32 values; {k} is not a multiple of 32")
+    halves = q.reshape(n, k // 32, 2, 16).to(torch.uint8)
+    return (halves[:, :, 0] | halves[:, :, 1] << 4).reshape(n, k // 2).contiguous()
+
+def int4_unpack(b: torch.Tensor) -> torch.Tensor:
+    "`int4_pack`'s bytes `[N, K/2]` back to the values `[N, K]` (uint8, 0..15)."
+    n, h = b.shape
+    g = b.reshape(n, h // 16, 1, 16)
+    return torch.cat([g & 0xF, g >> 4], 2).reshape(n, 2 * h)
+
+# %% ../nbs/05c_quant_kernels.ipynb #b6c330f5
+@triton.jit
+def _int4_kernel(X, W, SZ, Y, M, N, K, stride_xm, stride_wn, stride_ym,
+                 BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SPLIT_K: tl.constexpr,
+                 PRECISION: tl.constexpr, UPCAST: tl.constexpr):
+    "One `[BLOCK_M, BLOCK_N]` tile of `x @ Wᵀ`, over one of `SPLIT_K` slices of K, for 4-bit `W` (`int4_pack`'s bytes `[N, K/2]`) with tinygemm's scales and zeros `[K/32, N, 2]`."
+    pid_n, pid_m, pid_k = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    m_ok, n_ok = rm < M, rn < N
+    rb = tl.arange(0, BLOCK_K // 2)          # the tile's bytes along K
+    k_lo = (rb // 16) * 32 + rb % 16         # the k of each byte's low nibble; its high nibble's is 16 on
+    rg = tl.arange(0, BLOCK_K // 32)         # the tile's groups
+    acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+    per = K // SPLIT_K   # whole tiles
+    for k0 in range(pid_k * per, pid_k * per + per, BLOCK_K):
+        b = tl.load(W + rn[None, :] * stride_wn + (k0 // 2 + rb)[:, None], mask=n_ok[None, :], other=0)   # [BLOCK_K/2, BLOCK_N]
+        sz = SZ + ((k0 // 32 + rg)[:, None] * N + rn[None, :]) * 2
+        s = tl.load(sz, mask=n_ok[None, :], other=0.0).to(tl.float32)
+        z = tl.load(sz + 1, mask=n_ok[None, :], other=0.0).to(tl.float32) - 8 * s   # w = q·s + z − 8·s
+        s = tl.reshape(tl.broadcast_to(s[:, None, :], (BLOCK_K // 32, 16, BLOCK_N)), (BLOCK_K // 2, BLOCK_N))   # each group's
+        z = tl.reshape(tl.broadcast_to(z[:, None, :], (BLOCK_K // 32, 16, BLOCK_N)), (BLOCK_K // 2, BLOCK_N))   # for its 16 bytes
+        x_lo = tl.load(X + rm[:, None] * stride_xm + (k0 + k_lo)[None, :], mask=m_ok[:, None], other=0.0)
+        x_hi = tl.load(X + rm[:, None] * stride_xm + (k0 + k_lo + 16)[None, :], mask=m_ok[:, None], other=0.0)
+        w_lo = ((b & 0xF).to(tl.float32) * s + z).to(x_lo.dtype)
+        w_hi = ((b >> 4).to(tl.float32) * s + z).to(x_lo.dtype)
+        if UPCAST: x_lo, x_hi, w_lo, w_hi = x_lo.to(tl.float32), x_hi.to(tl.float32), w_lo.to(tl.float32), w_hi.to(tl.float32)
+        acc += tl.dot(x_lo, w_lo, input_precision=PRECISION)
+        acc += tl.dot(x_hi, w_hi, input_precision=PRECISION)
+    if SPLIT_K > 1: Y += pid_k * M * N   # a float32 partial `[SPLIT_K, M, N]`, summed by `_sum_splits_kernel`
+    tl.store(Y + rm[:, None] * stride_ym + rn[None, :], acc.to(Y.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+# %% ../nbs/05c_quant_kernels.ipynb #e92a5897
+def int4_tiles(m: int, n: int, k: int) -> dict:
+    "Tile sizes, K slices, warps and pipeline stages for `int4_mm` of `m` rows, `n` outputs and `k` inputs."
+    if m <= 16: t = dict(BLOCK_M=16, BLOCK_N=32, BLOCK_K=256, SPLIT_K=4 if n <= 4096 else 2, num_warps=4, num_stages=3)
+    elif m <= 64: t = dict(BLOCK_M=64, BLOCK_N=64, BLOCK_K=128, SPLIT_K=4 if n <= 8192 else 2, num_warps=4, num_stages=3)
+    elif m <= 256: t = dict(BLOCK_M=128, BLOCK_N=64, BLOCK_K=64, SPLIT_K=4 if n <= 4096 else 2 if n <= 8192 else 1, num_warps=4, num_stages=3)
+    else: t = dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=64, SPLIT_K=1, num_warps=8, num_stages=3)
+    while k % (t['BLOCK_K'] * t['SPLIT_K']):
+        if t['SPLIT_K'] > 1: t['SPLIT_K'] //= 2
+        else: t['BLOCK_K'] //= 2   # 32 at least: K is a multiple of 32
+    return t
+
+
+def int4_mm(x: torch.Tensor, w: torch.Tensor, sz: torch.Tensor, tiles: dict | None = None) -> torch.Tensor:
+    "`x @ Wᵀ` for activations `x` `[M, K]` and 4-bit weights: `int4_pack`'s bytes `w` `[N, K/2]`, tinygemm's `sz` `[K/32, N, 2]`."
+    (m, k), n = x.shape, w.shape[0]
+    if w.shape[1] * 2 != k or sz.shape != (k // 32, n, 2): raise ValueError(f"x has {k} features; weights {tuple(w.shape)} and scales {tuple(sz.shape)} do not fit")
+    t = {'SPLIT_K': 1, **(tiles or int4_tiles(m, n, k))}
+    split = t['SPLIT_K']
+    if k % (split * t['BLOCK_K']): raise ValueError(f"K = {k} is not a multiple of SPLIT_K x BLOCK_K = {split * t['BLOCK_K']}")
+    if x.stride(1) != 1: x = x.contiguous()
+    y = torch.empty(m, n, dtype=x.dtype, device=x.device)
+    part = y if split == 1 else torch.empty(split, m, n, dtype=torch.float32, device=x.device)
+    grid = (triton.cdiv(n, t['BLOCK_N']), triton.cdiv(m, t['BLOCK_M']), split)
+    _int4_kernel[grid](x, w, sz.contiguous(), part, m, n, k, x.stride(0), w.stride(0), part.stride(-2), **t,
+                       PRECISION=_precision(x.dtype), UPCAST=_upcast(_int4_kernel))
+    if split > 1: _sum_splits_kernel[(triton.cdiv(m * n, 1024),)](part, y, m * n, SPLIT_K=split, BLOCK=1024)
+    return y
