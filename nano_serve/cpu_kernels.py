@@ -32,7 +32,12 @@ typedef __m512 vec;
 #define FMA _mm512_fmadd_ps
 #define MUL _mm512_mul_ps
 #define ZERO _mm512_setzero_ps
+#define ADD _mm512_add_ps
+#define SUB _mm512_sub_ps
+#define MAX _mm512_max_ps
 static inline float hsum(vec v) { return _mm512_reduce_add_ps(v); }
+static inline vec pow2i(vec n) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23)); }
+static inline vec rnd(vec x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 #elif defined(__AVX2__) && defined(__FMA__)   /* 8 floats a register, 16 registers: 6 rows x 2 blocks */
 #define V 8
 #define R 6
@@ -43,6 +48,11 @@ typedef __m256 vec;
 #define FMA _mm256_fmadd_ps
 #define MUL _mm256_mul_ps
 #define ZERO _mm256_setzero_ps
+#define ADD _mm256_add_ps
+#define SUB _mm256_sub_ps
+#define MAX _mm256_max_ps
+static inline vec pow2i(vec n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23)); }
+static inline vec rnd(vec x) { return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 static inline float hsum(vec v) {
   __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   a = _mm_add_ps(a, _mm_movehl_ps(a, a)); return _mm_cvtss_f32(_mm_add_ss(a, _mm_shuffle_ps(a, a, 1)));
@@ -50,6 +60,14 @@ static inline float hsum(vec v) {
 #else
 #error "rows_linear needs AVX2 with FMA, or AVX-512"
 #endif
+/* e^x, x <= 0, to float32's precision: 2^n · 2^f, n = round(x·log2 e), |f| <= 1/2, 2^f by its Taylor series to f^6 */
+static inline vec vexp(vec x) {
+  vec t = MUL(MAX(x, SET1(-87.0f)), SET1(1.44269504f)), n = rnd(t), f = SUB(t, n);
+  vec p = SET1(1.5403530e-4f);
+  p = FMA(p, f, SET1(1.3333558e-3f)); p = FMA(p, f, SET1(9.6181291e-3f)); p = FMA(p, f, SET1(5.5504109e-2f));
+  p = FMA(p, f, SET1(2.4022651e-1f)); p = FMA(p, f, SET1(6.9314718e-1f)); p = FMA(p, f, SET1(1.0f));
+  return MUL(p, pow2i(n));
+}
 #define PF 64   /* prefetch this many steps of k ahead */
 
 template <int M>
@@ -97,26 +115,51 @@ extern "C" void rows_linear(const float* x, const float* w, const float* bias, f
   }
 }
 
-template <int NV>   /* one K/V head of one request: g queries of d = NV * V floats over its first n rows */
-static void head(const float* qh, const float* pool, const int64_t* ri, int64_t n, int64_t g, int64_t stride,
+#define GMAX(NV) ((V == 16 ? 16 : 8) / (NV) > 0 ? (V == 16 ? 16 : 8) / (NV) : 1)   /* query heads at once: their accumulators fit the registers */
+
+template <int NV, int G>   /* G query heads sharing one K/V head of one request, d = NV * V floats each, over its first n rows */
+static void heads(const float* qh, const float* pool, const int64_t* ri, int64_t n, int64_t S, int64_t stride,
+                  int64_t koff, int64_t voff, float* p, float* o) {
+  const vec scale = SET1(1.0f / sqrtf((float)(NV * V)));
+  vec q[G][NV];
+  float mx[G], sum[G];
+  for (int j = 0; j < G; ++j) { mx[j] = -INFINITY; for (int c = 0; c < NV; ++c) q[j][c] = MUL(LOAD(qh + (j * NV + c) * V), scale); }
+  for (int64_t s = 0; s < n; ++s) {                    /* scores: each key row read once for the G heads */
+    const float* k = pool + (ri[s] + koff) * stride;
+    vec kk[NV];
+    for (int c = 0; c < NV; ++c) kk[c] = LOAD(k + c * V);
+    for (int j = 0; j < G; ++j) {
+      vec a = MUL(q[j][0], kk[0]);
+      for (int c = 1; c < NV; ++c) a = FMA(q[j][c], kk[c], a);
+      float x = hsum(a); p[j * S + s] = x; mx[j] = x > mx[j] ? x : mx[j];
+    }
+  }
+  for (int j = 0; j < G; ++j) {                        /* softmax numerators, V at a time */
+    float* pj = p + j * S; int64_t s = 0; vec m = SET1(mx[j]), sv = ZERO();
+    for (; s + V <= n; s += V) { vec e = vexp(SUB(LOAD(pj + s), m)); STORE(pj + s, e); sv = ADD(sv, e); }
+    sum[j] = hsum(sv);
+    for (; s < n; ++s) { pj[s] = expf(pj[s] - mx[j]); sum[j] += pj[s]; }
+  }
+  vec acc[G][NV];
+  for (int j = 0; j < G; ++j) for (int c = 0; c < NV; ++c) acc[j][c] = ZERO();
+  for (int64_t s = 0; s < n; ++s) {                    /* values, weighted: each value row read once */
+    const float* v = pool + (ri[s] + voff) * stride;
+    vec vv[NV];
+    for (int c = 0; c < NV; ++c) vv[c] = LOAD(v + c * V);
+    for (int j = 0; j < G; ++j) { vec w = SET1(p[j * S + s]); for (int c = 0; c < NV; ++c) acc[j][c] = FMA(w, vv[c], acc[j][c]); }
+  }
+  for (int j = 0; j < G; ++j) for (int c = 0; c < NV; ++c) STORE(o + (j * NV + c) * V, MUL(acc[j][c], SET1(1.0f / sum[j])));
+}
+
+template <int NV>   /* the g query heads of one K/V head, GMAX(NV) at a time */
+static void head(const float* qh, const float* pool, const int64_t* ri, int64_t n, int64_t g, int64_t S, int64_t stride,
                  int64_t koff, int64_t voff, float* p, float* o) {
-  const float scale = 1.0f / sqrtf((float)(NV * V));
-  for (int64_t j = 0; j < g; ++j) {
-    vec q[NV], acc[NV];
-    for (int c = 0; c < NV; ++c) { q[c] = MUL(LOAD(qh + (j * NV + c) * V), SET1(scale)); acc[c] = ZERO(); }
-    float mx = -INFINITY, sum = 0;
-    for (int64_t s = 0; s < n; ++s) {                  /* scores */
-      const float* k = pool + (ri[s] + koff) * stride;
-      vec a = MUL(q[0], LOAD(k));
-      for (int c = 1; c < NV; ++c) a = FMA(q[c], LOAD(k + c * V), a);
-      p[s] = hsum(a); mx = p[s] > mx ? p[s] : mx;
-    }
-    for (int64_t s = 0; s < n; ++s) { p[s] = expf(p[s] - mx); sum += p[s]; }
-    for (int64_t s = 0; s < n; ++s) {                  /* values, weighted */
-      const float* v = pool + (ri[s] + voff) * stride; vec w = SET1(p[s]);
-      for (int c = 0; c < NV; ++c) acc[c] = FMA(w, LOAD(v + c * V), acc[c]);
-    }
-    for (int c = 0; c < NV; ++c) STORE(o + (j * NV + c) * V, MUL(acc[c], SET1(1.0f / sum)));
+  for (int64_t j = 0; j < g;) {
+    int64_t left = g - j, d = NV * V;
+    if (GMAX(NV) >= 4 && left >= 4) { heads<NV, (GMAX(NV) >= 4 ? 4 : 1)>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 4; }
+    else if (GMAX(NV) >= 3 && left >= 3) { heads<NV, (GMAX(NV) >= 3 ? 3 : 1)>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 3; }
+    else if (GMAX(NV) >= 2 && left >= 2) { heads<NV, (GMAX(NV) >= 2 ? 2 : 1)>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 2; }
+    else { heads<NV, 1>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 1; }
   }
 }
 
@@ -127,12 +170,12 @@ extern "C" int pool_attention(const float* q, const float* pool, const int64_t* 
   const int64_t g = H / kvh;
   #pragma omp parallel
   {
-    std::vector<float> p(S);
+    std::vector<float> p(4 * S);
     #pragma omp for schedule(static)
     for (int64_t ih = 0; ih < D * kvh; ++ih) {
       const int64_t i = ih / kvh, h = ih % kvh, at = (i * H + h * g) * d;
-      if (d == 4 * V) head<4>(q + at, pool + h * d, rows + i * S, lens[i], g, kvh * d, koff, voff, p.data(), out + at);
-      else head<8>(q + at, pool + h * d, rows + i * S, lens[i], g, kvh * d, koff, voff, p.data(), out + at);
+      if (d == 4 * V) head<4>(q + at, pool + h * d, rows + i * S, lens[i], g, S, kvh * d, koff, voff, p.data(), out + at);
+      else head<8>(q + at, pool + h * d, rows + i * S, lens[i], g, S, kvh * d, koff, voff, p.data(), out + at);
     }
   }
   return 0;
