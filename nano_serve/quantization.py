@@ -161,7 +161,7 @@ class Int4Linear(nn.Module):
         super().__init__()
         self.in_features, self.out_features, self.group, self.bias = linear.in_features, linear.out_features, group, linear.bias
         q, scale, zero = int4_groups(linear.weight.detach(), group)
-        self.dense, self.tiles = None, None
+        self.dense = None
         self.many_above = many_above if many_above is not None else INT4_MANY_ABOVE[q.device.type]
         if not q.is_cuda:   # for many rows on the CPU: the expanded matrix, packed; not a buffer, since a step of few rows never reads it
             self.dense = packed_dense(((q.reshape(q.shape[0], -1, group) - 8) * scale[..., None] + zero[..., None]).reshape(q.shape).to(linear.weight.dtype))
@@ -174,7 +174,7 @@ class Int4Linear(nn.Module):
         self.register_buffer('qweight', packed)
         self.register_buffer('scales_zeros', torch.stack([scale.t(), zero.t()], -1).to(torch.bfloat16).contiguous())  # [K/g, N, 2]
         self.mm = torch._weight_int4pack_mm if q.is_cuda else torch._weight_int4pack_mm_for_cpu
-        many = f"05c's int4_mm above {self.many_above} rows" if q.is_cuda else f"packed float32 above {self.many_above} rows"
+        many = f"05c's int4_mm above {self.many_above} rows" if q.is_cuda else f"the expanded matrix (oneDNN) above {self.many_above} rows"
         self.path = f"int4 groups of {group}, bfloat16 ({'tinygemm' if q.is_cuda else '_weight_int4pack_mm_for_cpu'}; {many})"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
