@@ -3,7 +3,7 @@ tokens, the bundled model's heads (9 queries, 3 K/V heads of 64 floats), 30 call
 
     python bench/cpu_attention_alone.py --code TREE [--context 320] [--rounds 3]
 """
-import argparse, sys, time
+import argparse, time
 from pathlib import Path
 ap = argparse.ArgumentParser()
 ap.add_argument('--code', required=True, help='the other tree of nano_serve')

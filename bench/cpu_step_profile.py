@@ -11,7 +11,6 @@ ap.add_argument('--context', type=int, default=300)
 ap.add_argument('--quantization', default=None)
 A = ap.parse_args()
 if A.code: sys.path.insert(0, A.code)
-import torch
 import torch._inductor.config as ic
 ic.cpp.enable_kernel_profile = True   # each generated C++ kernel shows up in the profile under its graph's name
 import nano_serve

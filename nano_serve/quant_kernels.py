@@ -299,7 +299,6 @@ def int4_tiles(m: int, n: int, k: int) -> dict:
         else: t['BLOCK_K'] //= 2   # 32 at least: K is a multiple of 32
     return t
 
-
 def int4_mm(x: torch.Tensor, w: torch.Tensor, sz: torch.Tensor, tiles: dict | None = None) -> torch.Tensor:
     "`x @ Wᵀ` for activations `x` `[M, K]` and 4-bit weights: `int4_pack`'s bytes `w` `[N, K/2]`, tinygemm's `sz` `[K/32, N, 2]`."
     (m, k), n = x.shape, w.shape[0]
