@@ -151,15 +151,21 @@ static void heads(const float* qh, const float* pool, const int64_t* ri, int64_t
   for (int j = 0; j < G; ++j) for (int c = 0; c < NV; ++c) STORE(o + (j * NV + c) * V, MUL(acc[j][c], SET1(1.0f / sum[j])));
 }
 
-template <int NV>   /* the g query heads of one K/V head, GMAX(NV) at a time */
+#define MOST_HEADS 4   /* the most query heads `head` takes at once (each needs S floats of scores) */
+
+template <int NV>   /* the g query heads of one K/V head, as many at a time as fit: min(left, GMAX(NV), MOST_HEADS) */
 static void head(const float* qh, const float* pool, const int64_t* ri, int64_t n, int64_t g, int64_t S, int64_t stride,
                  int64_t koff, int64_t voff, float* p, float* o) {
-  for (int64_t j = 0; j < g;) {
-    int64_t left = g - j, d = NV * V;
-    if (GMAX(NV) >= 4 && left >= 4) { heads<NV, (GMAX(NV) >= 4 ? 4 : 1)>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 4; }
-    else if (GMAX(NV) >= 3 && left >= 3) { heads<NV, (GMAX(NV) >= 3 ? 3 : 1)>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 3; }
-    else if (GMAX(NV) >= 2 && left >= 2) { heads<NV, (GMAX(NV) >= 2 ? 2 : 1)>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 2; }
-    else { heads<NV, 1>(qh + j * d, pool, ri, n, S, stride, koff, voff, p, o + j * d); j += 1; }
+  const int64_t d = NV * V, most = GMAX(NV) < MOST_HEADS ? GMAX(NV) : MOST_HEADS;
+  for (int64_t j = 0, take; j < g; j += take) {
+    const float* qj = qh + j * d; float* oj = o + j * d;
+    take = g - j < most ? g - j : most;
+    switch (take) {   /* (a count above GMAX(NV) is never taken; its case builds a one-head version, not a spilling one) */
+      case 4: heads<NV, (GMAX(NV) >= 4 ? 4 : 1)>(qj, pool, ri, n, S, stride, koff, voff, p, oj); break;
+      case 3: heads<NV, (GMAX(NV) >= 3 ? 3 : 1)>(qj, pool, ri, n, S, stride, koff, voff, p, oj); break;
+      case 2: heads<NV, (GMAX(NV) >= 2 ? 2 : 1)>(qj, pool, ri, n, S, stride, koff, voff, p, oj); break;
+      default: heads<NV, 1>(qj, pool, ri, n, S, stride, koff, voff, p, oj);
+    }
   }
 }
 
@@ -170,7 +176,7 @@ extern "C" int pool_attention(const float* q, const float* pool, const int64_t* 
   const int64_t g = H / kvh;
   #pragma omp parallel
   {
-    std::vector<float> p(4 * S);
+    std::vector<float> p(MOST_HEADS * S);
     #pragma omp for schedule(static)
     for (int64_t ih = 0; ih < D * kvh; ++ih) {
       const int64_t i = ih / kvh, h = ih % kvh, at = (i * H + h * g) * d;

@@ -271,13 +271,13 @@ def paths(self: EngineCore) -> dict:
     packed = any(isinstance(m, PackedLinear) for m in self.model.modules())
     if cuda: from nano_serve.quant_kernels import SmallBatchLinear   # 05c's batch-1 products (Triton: imported on a GPU only)
     small = cuda and any(isinstance(m, SmallBatchLinear) for m in self.model.modules())
+    fused = isinstance(self.runner.graphs, CompiledDecoder) and self.runner.graphs.fused   # 00a's attention kernel in the compiled step
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
             'linear': linear_path(self.model) or ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
                                                   '; '.join(filter(None, [rows_path(self.model), 'oneDNN, pre-packed weights'])) if packed else 'PyTorch (unpacked)' +
                                                   ('; no bfloat16 arithmetic on this CPU: slower than float32' if self.model.dtype == torch.bfloat16 and not packs(torch.bfloat16) else '')),
             'attention': 'Triton paged kernels' if self.runner.attend else
-                         ("compiled decode steps: nano-serve's C++ kernel over the cache; other steps: " if isinstance(self.runner.graphs, CompiledDecoder) and self.runner.graphs.fused else '') +
-                         'PyTorch SDPA over gathered blocks',
+                         ("compiled decode steps: nano-serve's C++ kernel over the cache; other steps: " if fused else '') + 'PyTorch SDPA over gathered blocks',
             'cuda_graphs': cuda and self.runner.graphs is not None, 'mixed_graphs': self.runner.mixed_graphs is not None,
             'cpu_compiled_decode': isinstance(self.runner.graphs, CompiledDecoder),
             'speculative': 'draft model' if self.drafter else type(self.scheduler.proposer).__name__ if self.scheduler.proposer else None,
