@@ -10,7 +10,8 @@ with the contents, the previous and the next page. Open `_site/index.html` in a 
 (nbdev's own way is `nbdev_docs`, through Quarto; the `quarto-cli` package only downloads Quarto's binary from
 GitHub when it is installed, which machines limited to a package registry cannot do. nbconvert is already here.)
 """
-import argparse, html, json, re
+import argparse, functools, html, json, re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 # the order of the README's "A request's life": the layers as a request meets them, then the rest
@@ -60,28 +61,38 @@ def contents(pages: list[tuple[str, str]]) -> str:
     return f'<div style="font:15px sans-serif;margin:12px 24px"><h2>Contents, in the order a request meets them</h2><ol>{items}</ol></div>'
 
 
+@functools.lru_cache
+def exporter():
+    "nbconvert's HTML exporter, one per process: the README's pictures inside the page, nothing fetched from a CDN (no MathJax or RequireJS: the pages need neither), so it reads offline."
+    from nbconvert import HTMLExporter
+    return HTMLExporter(template_name='lab', embed_images=True, mathjax_url='', require_js_url='',
+                        exclude_input_prompt=True, exclude_output_prompt=True)
+
+
+def render(nb: dict, pages: list[tuple[str, str]], i: int, out: Path):
+    "Page `i` of the book, from its notebook as a reader sees it, written to `out`."
+    import nbformat
+    stem, title = pages[i]
+    body, _ = exporter().from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4), resources={'metadata': {'path': '.'}})
+    body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + STYLE + nav(pages, i) + (contents(pages) if stem == 'index' else ''), body, count=1)
+    body = re.sub(r'href="(?:nbs/)?(\d\d[a-z]?_\w+|index)\.ipynb"', r'href="\1.html"', body)   # links between notebooks
+    body = re.sub(r'<script src="">\s*</script>', '', body)                # the emptied CDN scripts
+    body = body.replace('<title></title>', f'<title>{html.escape(title)} · nano-serve</title>', 1)
+    (out / f'{stem}.html').write_text(body)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--nbs', default='_site/nbs'); ap.add_argument('--out', default='_site')
     a = ap.parse_args()
-    from nbconvert import HTMLExporter
-    import nbformat
     src, out = Path(a.nbs), Path(a.out)
     found = {p.stem: p for p in src.glob('*.ipynb')}
     if not found: raise SystemExit(f'no executed notebooks in {src}: run `make docs` (or `make test`) first')
     stems = [s for s in ORDER if s in found] + sorted(set(found) - set(ORDER))
     nbs = {s: for_reading(json.loads(found[s].read_text())) for s in stems}
     pages = [(s, title_of(nbs[s], s)) for s in stems]
-    # the README's pictures inside the page; nothing fetched from a CDN (no MathJax or RequireJS: the pages need neither), so it reads offline
-    exporter = HTMLExporter(template_name='lab', embed_images=True, mathjax_url='', require_js_url='',
-                            exclude_input_prompt=True, exclude_output_prompt=True)
-    for i, (stem, title) in enumerate(pages):
-        body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(nbs[stem]), as_version=4), resources={'metadata': {'path': '.'}})
-        body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + STYLE + nav(pages, i) + (contents(pages) if stem == 'index' else ''), body, count=1)
-        body = re.sub(r'href="(?:nbs/)?(\d\d[a-z]?_\w+|index)\.ipynb"', r'href="\1.html"', body)   # links between notebooks
-        body = re.sub(r'<script src="">\s*</script>', '', body)                # the emptied CDN scripts
-        body = body.replace('<title></title>', f'<title>{html.escape(title)} · nano-serve</title>', 1)
-        (out / f'{stem}.html').write_text(body)
+    with ProcessPoolExecutor(2) as pool:   # two cores: two pages at a time (one at a time took 44 s in CI's `make test`)
+        list(pool.map(render, [nbs[s] for s in stems], [pages] * len(pages), range(len(pages)), [out] * len(pages)))
     print(f'{len(pages)} pages in {out}/ ; open {out / "index.html"}')
 
 
