@@ -199,9 +199,11 @@ def tiny_llama(folder) -> str:
     import torch
     from transformers import AutoConfig, LlamaForCausalLM
     from nano_serve.model import bundled_model_path, load_tokenizer
-    torch.manual_seed(0)   # heads of 64, as the bundled model's: attention through 00a's kernel; 06b_runner compiles these shapes too,
-    cfg = AutoConfig.for_model('llama', hidden_size=128, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,   # so
-                               num_key_value_heads=1, vocab_size=49152, max_position_embeddings=2048)   # after its run inductor's cache has the graphs
+    # heads of 64, as the bundled model's, so attention runs through 00a's kernel; and 06b_runner's compiled example has
+    # these very shapes, so after `make test`'s notebooks inductor's cache already holds the graphs (96 s cold, 43 s so)
+    torch.manual_seed(0)
+    cfg = AutoConfig.for_model('llama', hidden_size=128, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                               num_key_value_heads=1, vocab_size=49152, max_position_embeddings=2048)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     load_tokenizer('gguf', bundled_model_path()).save_pretrained(folder)
     return str(folder)

@@ -91,7 +91,7 @@ def main():
     stems = [s for s in ORDER if s in found] + sorted(set(found) - set(ORDER))
     nbs = {s: for_reading(json.loads(found[s].read_text())) for s in stems}
     pages = [(s, title_of(nbs[s], s)) for s in stems]
-    with ProcessPoolExecutor(2) as pool:   # two cores: two pages at a time (one at a time took 44 s in CI's `make test`)
+    with ProcessPoolExecutor(2) as pool:   # two cores: two pages at a time (one at a time took 44 s here)
         list(pool.map(render, [nbs[s] for s in stems], [pages] * len(pages), range(len(pages)), [out] * len(pages)))
     print(f'{len(pages)} pages in {out}/ ; open {out / "index.html"}')
 
