@@ -14,6 +14,20 @@ from gpu_timing import graph_ms
 
 
 @triton.jit
+def _weights(sc, valid, m):
+    "Online softmax over one tile of scores (base 2): the tile's weights, the factor for what came before, the new running max."
+    sc = tl.where(valid[None, :], sc, float('-inf'))
+    m_new = tl.maximum(m, tl.max(sc, 1))
+    return tl.exp2(sc - m_new[:, None]), tl.exp2(m - m_new), m_new
+
+
+@triton.jit
+def _write(O, tok, heads, d, g_ok, acc, l, stride_ot, stride_oh):
+    "Normalise and store one program's query heads."
+    tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], (acc / l[:, None]).to(O.dtype.element_ty), mask=g_ok[:, None])
+
+
+@triton.jit
 def _cc_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, scale_log2,
                stride_qt, stride_qh, stride_kb, stride_ks, stride_kh, stride_vb, stride_vs, stride_vh, stride_ot, stride_oh, stride_bt,
                BLOCK_SIZE: tl.constexpr, GROUP: tl.constexpr, GROUP_P: tl.constexpr, HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr):
@@ -35,15 +49,11 @@ def _cc_kernel(Q, K, V, O, block_tables, context_lens, query_start_loc, scale_lo
         k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE).to(tl.float32)
         v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE).to(tl.float32)
         sc = tl.sum(q[:, None, :] * k[None, :, :], 2)
-        sc = tl.where(valid[None, :], sc, float('-inf'))
-        m_new = tl.maximum(m, tl.max(sc, 1))
-        p = tl.exp2(sc - m_new[:, None])
-        alpha = tl.exp2(m - m_new)
+        p, alpha, m_new = _weights(sc, valid, m)
         acc = acc * alpha[:, None] + tl.sum(p[:, :, None] * v[None, :, :], 1)
         l = l * alpha + tl.sum(p, 1)
         m = m_new
-    out = acc / l[:, None]
-    tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], out.to(O.dtype.element_ty), mask=g_ok[:, None])
+    _write(O, tok, heads, d, g_ok, acc, l, stride_ot, stride_oh)
 
 
 @triton.jit
@@ -71,15 +81,11 @@ def _vt_kernel(Q, K, VT, O, block_tables, context_lens, query_start_loc, scale_l
         vt = tl.load(VT + blk[None, :] * stride_vb + kv_head * stride_vh + d[:, None] * stride_vd + (pos % BLOCK_SIZE)[None, :],
                      mask=valid[None, :], other=0.0).to(q.dtype)
         sc = tl.dot(q, tl.trans(k)) * scale_log2
-        sc = tl.where(valid[None, :], sc, float('-inf'))
-        m_new = tl.maximum(m, tl.max(sc, 1))
-        p = tl.exp2(sc - m_new[:, None])
-        alpha = tl.exp2(m - m_new)
+        p, alpha, m_new = _weights(sc, valid, m)
         acc = acc * alpha[:, None] + tl.dot(p.to(q.dtype), tl.trans(vt))
         l = l * alpha + tl.sum(p, 1)
         m = m_new
-    out = acc / l[:, None]
-    tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], out.to(O.dtype.element_ty), mask=g_ok[:, None])
+    _write(O, tok, heads, d, g_ok, acc, l, stride_ot, stride_oh)
 
 
 def vt_attention(q, k, vt, meta, block_n, num_warps, num_stages):
@@ -117,15 +123,11 @@ def _qk8_kernel(Q8, QS, K, V, O, block_tables, context_lens, query_start_loc, sc
         k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE)
         v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE).to(tl.float16)
         sc = tl.dot(q, tl.trans(k)) * qs[:, None]
-        sc = tl.where(valid[None, :], sc, float('-inf'))
-        m_new = tl.maximum(m, tl.max(sc, 1))
-        p = tl.exp2(sc - m_new[:, None])
-        alpha = tl.exp2(m - m_new)
+        p, alpha, m_new = _weights(sc, valid, m)
         acc = acc * alpha[:, None] + tl.dot(p.to(tl.float16), v)
         l = l * alpha + tl.sum(p, 1)
         m = m_new
-    out = acc / l[:, None]
-    tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], out.to(O.dtype.element_ty), mask=g_ok[:, None])
+    _write(O, tok, heads, d, g_ok, acc, l, stride_ot, stride_oh)
 
 
 def qk8_attention(q, k, v, meta, block_n, num_warps, num_stages, group_pad=16):
