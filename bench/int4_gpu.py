@@ -1,7 +1,7 @@
 """Issue 16 on the GPU: 4-bit weights at the row counts a server batches. PyTorch's tinygemm (`torch._weight_int4pack_mm`)
 against 05c's `int4_mm` (tensor-core tiles over GGUF-ordered nibbles) and bfloat16 cuBLAS, on llama-3.1-8b's and
 qwen3-0.6b's matrices at 1-1,024 rows, each timed inside a CUDA graph over enough weight copies to defeat the L2 cache;
-`int4_mm` at its shipped tiles (`int4_tiles`) and at the best of a small sweep.
+`int4_mm` at its shipped tiles (`int4_tiles`) and at the best of a small sweep; and `int4_widen` then cuBLAS.
 
     python bench/int4_gpu.py [--rows 1,8,64,256,1024] [--no-sweep]   # writes $OUT/int4-gpu.json
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 import torch, torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nano_serve.quant_kernels import int4_mm, int4_tiles, int4_pack
+from nano_serve.quant_kernels import int4_mm, int4_tiles, int4_pack, int4_widen
 from nano_serve.quantization import int4_groups, _inner_k_tiles
 from gpu_timing import graph_ms, LLAMA_8B
 
@@ -58,6 +58,8 @@ for name, (n, k) in SHAPES.items():
         r['bf16_ms'] = graph_ms([lambda w=w: F.linear(x, w) for w in bfc])
         r['tinygemm_ms'] = graph_ms([lambda w=w: torch._weight_int4pack_mm(x, w, 32, sz) for w in tinyc])
         r['int4_mm_ms'] = graph_ms([lambda w=w: int4_mm(x, w, sz) for w in oursc])
+        r['err_widen'] = err(F.linear(x, int4_widen(ours, sz)))
+        r['widen_ms'] = graph_ms([lambda w=w: F.linear(x, int4_widen(w, sz)) for w in oursc])   # the matrix widened once, then cuBLAS
         r['shipped'] = int4_tiles(m, n, k)
         if not A.no_sweep:
             best = (r['int4_mm_ms'], r['shipped'])

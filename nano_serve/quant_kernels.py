@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['weight_only_tiles', 'weight_only_mm', 'fp8_rows', 'one_row_tiles', 'one_row_mm', 'int8_row_tiles', 'int8_row_fits',
            'int8_row_mm', 'weight_mm', 'gemv_tiles', 'SmallBatchLinear', 'small_batch_linears', 'int4_pack',
-           'int4_unpack', 'int4_tiles', 'int4_mm']
+           'int4_unpack', 'int4_tiles', 'int4_mm', 'int4_widen']
 
 # %% ../nbs/05c_quant_kernels.ipynb #10a87495
 import torch
@@ -314,3 +314,27 @@ def int4_mm(x: torch.Tensor, w: torch.Tensor, sz: torch.Tensor, tiles: dict | No
                        PRECISION=_precision(x.dtype), UPCAST=_upcast(_int4_kernel))
     if split > 1: _sum_splits_kernel[(triton.cdiv(m * n, 1024),)](part, y, m * n, SPLIT_K=split, BLOCK=1024)
     return y
+
+# %% ../nbs/05c_quant_kernels.ipynb #473f63b8
+@triton.jit
+def _int4_widen_kernel(W, SZ, OUT, N, K, BLOCK_N: tl.constexpr, BLOCK_B: tl.constexpr):
+    "Widen `[BLOCK_N, BLOCK_B]` bytes of `int4_pack`'s weights into `OUT` `[N, K]`: each byte's low nibble at its k, its high one 16 on."
+    rn = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    rb = tl.program_id(1) * BLOCK_B + tl.arange(0, BLOCK_B)
+    ok = (rn < N)[:, None] & (rb < K // 2)[None, :]
+    b = tl.load(W + rn[:, None] * (K // 2) + rb[None, :], mask=ok, other=0)
+    sz = SZ + ((rb // 16)[None, :] * N + rn[:, None]) * 2   # each byte's group: 16 bytes a group of 32 values
+    s = tl.load(sz, mask=ok, other=0.0).to(tl.float32)
+    z = tl.load(sz + 1, mask=ok, other=0.0).to(tl.float32) - 8 * s   # w = q·s + z − 8·s, as in `_int4_kernel`
+    k_lo = (rb // 16) * 32 + rb % 16
+    out = OUT + rn[:, None] * K + k_lo[None, :]
+    tl.store(out, ((b & 0xF).to(tl.float32) * s + z).to(OUT.dtype.element_ty), mask=ok)
+    tl.store(out + 16, ((b >> 4).to(tl.float32) * s + z).to(OUT.dtype.element_ty), mask=ok)
+
+def int4_widen(w: torch.Tensor, sz: torch.Tensor, dtype: torch.dtype = torch.bfloat16) -> torch.Tensor:
+    "The `[N, K]` matrix of `int4_pack`'s bytes `w` `[N, K/2]` with tinygemm's scales and zeros `sz` `[K/32, N, 2]`, in `dtype`."
+    n, k = w.shape[0], w.shape[1] * 2
+    if sz.shape != (k // 32, n, 2): raise ValueError(f"weights {tuple(w.shape)} and scales {tuple(sz.shape)} do not fit")
+    out = torch.empty(n, k, dtype=dtype, device=w.device)
+    _int4_widen_kernel[(triton.cdiv(n, 16), triton.cdiv(k // 2, 128))](w, sz.contiguous(), out, n, k, BLOCK_N=16, BLOCK_B=128)
+    return out
