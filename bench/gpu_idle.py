@@ -1,6 +1,7 @@
 """How much of an offline run does the GPU spend idle, waiting for the host? And where does the host's time go?
 
     python bench/gpu_idle.py [--model qwen3-0.6b] [--num 256] [--out DIR] [--code PATH] [--tag NAME] [--quantization int8]
+                             [--kv-cache-dtype fp8] [--no-cprofile] [--no-bs1]
 
 The nano-vllm workload (256 requests, input and output lengths uniform in [100, 1024]) offline, three times:
   1. plain, timed: output tokens/s;
@@ -28,6 +29,8 @@ ap.add_argument('--tag', default='', help='added to the output files\' names')
 ap.add_argument('--only-bs1', action='store_true', help='batch-1 decode only (no workload runs)')
 ap.add_argument('--max-num-seqs', type=int, default=256)
 ap.add_argument('--quantization', default=None, help="the weights' format (05b), e.g. int8")
+ap.add_argument('--kv-cache-dtype', default='auto', help="the cache's dtype: auto (the model's) or fp8")
+ap.add_argument('--no-bs1', action='store_true', help='skip the batch-1 part')
 A = ap.parse_args()
 sys.path.insert(0, str(Path(A.code).resolve() if A.code else Path(__file__).resolve().parent.parent))
 from nano_serve.engine import LLM, SamplingParams
@@ -136,9 +139,9 @@ def main():
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     name = f'{a.model}{"_plain" if a.plain else ""}{"_" + a.tag if a.tag else ""}'
     llm = LLM(a.model, load_format='dummy', max_num_seqs=a.max_num_seqs, max_num_batched_tokens=8192, async_scheduling=not a.plain,
-              **({'quantization': a.quantization} if a.quantization else {}))
+              kv_cache_dtype=a.kv_cache_dtype, **({'quantization': a.quantization} if a.quantization else {}))
     run_offline(llm, random_token_workload(32, 562, 16, 462 / 562, 1, llm.core.model.config.vocab_size))   # warm-up: compile, capture
-    res = {'gpu': torch.cuda.get_device_name(0), 'model': a.model, 'quantization': a.quantization, 'num': a.num, 'async_scheduling': not a.plain, 'code': a.code or 'this'}
+    res = {'gpu': torch.cuda.get_device_name(0), 'model': a.model, 'quantization': a.quantization, 'num': a.num, 'kv_cache_dtype': a.kv_cache_dtype, 'async_scheduling': not a.plain, 'code': a.code or 'this'}
     if hasattr(llm.core, 'paths'): res['linear'] = llm.core.paths()['linear']
     if a.only_bs1:
         res['bs1'] = bs1_step(llm); res['bs1']['graph'] = bs1_kernels(llm)
@@ -156,6 +159,7 @@ def main():
         text = host_profile(llm, workload(llm, a.num, 2))
         (out / f'host_profile_{name}.txt').write_text(text)
         print(text[:6000], flush=True)
+    if a.no_bs1: return (out / f'gpu_idle_{name}.json').write_text(json.dumps(res, indent=1))
     res['bs1'] = bs1_step(llm)
     res['bs1']['graph'] = bs1_kernels(llm)
     print('bs1', json.dumps(res['bs1']), flush=True)

@@ -72,9 +72,11 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
                    stride_ot, stride_oh, stride_bt,
                    BLOCK_SIZE: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
                    D_PAD: tl.constexpr, BLOCK_N: tl.constexpr, NUM_SPLITS: tl.constexpr, HAS_ROWS: tl.constexpr,
-                   PRECISION: tl.constexpr, UPCAST: tl.constexpr, KV_FP8: tl.constexpr):
+                   PRECISION: tl.constexpr, UPCAST: tl.constexpr, KV_FP8: tl.constexpr, HEADS_FIRST: tl.constexpr):
     "One split of one request's context, for the query heads of one kv head."
-    i, kv_head, split = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    if HEADS_FIRST: kv_head, i, kv_heads = tl.program_id(0), tl.program_id(1), tl.num_programs(0)   # a request's heads run side by side
+    else: i, kv_head, kv_heads = tl.program_id(0), tl.program_id(1), tl.num_programs(1)
+    split = tl.program_id(2)
     req = i
     if HAS_ROWS: req = tl.load(rows + i)
     ctx = tl.load(context_lens + req)
@@ -107,7 +109,7 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
         out = acc / l[:, None]
         tl.store(O + tok * stride_ot + heads[:, None] * stride_oh + d[None, :], out.to(O.dtype.element_ty), mask=ok)
     else:                 # a partial result per head: [rows, heads, splits] for m and l, [..., D] for acc
-        part = (i * tl.num_programs(1) * GROUP + heads) * NUM_SPLITS + split
+        part = (i * kv_heads * GROUP + heads) * NUM_SPLITS + split
         tl.store(M_part + part, m, mask=g_ok)
         tl.store(L_part + part, l, mask=g_ok)
         tl.store(Acc_part + part[:, None] * HEAD_DIM + d[None, :], acc, mask=g_ok[:, None] & d_ok[None, :])
@@ -145,21 +147,24 @@ def default_num_splits(rows: int, kv_heads: int, device: torch.device, max_split
     return 1 << (want.bit_length() - 1)      # a power of two: five kernel variants in all
 
 # %% ../nbs/05_kernels.ipynb #87bb6242
-def _decode_requests(meta: AttentionMetadata) -> torch.Tensor | None:
-    "Request index of each decode row, decode rows first (on the device), or None when every request is a decode row."
-    if meta.all_decode(): return None
-    if 'triton_decode' not in meta.memo:
+def _decode_requests(meta: AttentionMetadata, longest_first: bool = False) -> torch.Tensor | None:
+    "Request index of each decode row, decode rows first (on the device; longest context first if asked), or None when every request is a decode row."
+    if meta.all_decode() and not longest_first: return None
+    key = 'triton_decode_longest' if longest_first else 'triton_decode'
+    if key not in meta.memo:
         qloc = meta.query_start_loc
-        rows = torch.argsort((qloc[1:] - qloc[:-1] != 1).to(torch.uint8), stable=True).to(torch.int32)
+        decode = qloc[1:] - qloc[:-1] == 1
+        if longest_first: rows = torch.argsort(torch.where(decode, meta.context_lens, -1), descending=True, stable=True)
+        else: rows = torch.argsort((~decode).to(torch.uint8), stable=True)
         n = rows.numel() if meta.query_lens is None else sum(q == 1 for q in meta.query_lens)
-        meta.memo['triton_decode'] = rows[:n]
-    return meta.memo['triton_decode']
+        meta.memo[key] = rows[:n].to(torch.int32)
+    return meta.memo[key]
 
 # %% ../nbs/05_kernels.ipynb #6306ba2d
 def decode_tiles(cache_dtype: torch.dtype) -> dict:
     "Keys per loop step, warps and pipeline stages of the decode kernel over a cache of `cache_dtype` (an H200 sweep)."
-    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2)
-    return dict(block_n=64, num_warps=4, num_stages=3)
+    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2, heads_first=False, longest_first=False)
+    return dict(block_n=64, num_warps=4, num_stages=3, heads_first=False, longest_first=False)
 
 # %% ../nbs/05_kernels.ipynb #0c2035f9
 def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
@@ -170,7 +175,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     t = {**decode_tiles(k_cache.dtype), **tiles}
     if q.stride(2) != 1: q = q.contiguous()
     out = torch.empty_like(q) if out is None else out
-    rows = _decode_requests(meta)
+    rows = _decode_requests(meta, t['longest_first'])
     n = meta.block_tables.shape[0] if rows is None else rows.numel()
     if n == 0: return out
     d = q.shape[2]
@@ -181,13 +186,13 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         l_part, acc_part = torch.empty_like(m_part), torch.empty(n, heads, splits, d, dtype=torch.float32, device=q.device)
     else: m_part = l_part = acc_part = out   # unused
     rows_arg = meta.query_start_loc if rows is None else rows   # any int tensor will do when unused
-    _decode_kernel[(n, kv_heads, splits)](
+    _decode_kernel[(kv_heads, n, splits) if t['heads_first'] else (n, kv_heads, splits)](
         q, k_cache, v_cache, out, m_part, l_part, acc_part, meta.block_tables, meta.context_lens, meta.query_start_loc,
         rows_arg, scale, q.stride(0), q.stride(1), *k_cache.stride()[:3], *v_cache.stride()[:3], out.stride(0), out.stride(1),
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=_group_pad(group), HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_N=t['block_n'], NUM_SPLITS=splits, HAS_ROWS=rows is not None,
         PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=_f16_products(q.dtype, k_cache.dtype),
-        num_warps=t['num_warps'], num_stages=t['num_stages'])
+        HEADS_FIRST=t['heads_first'], num_warps=t['num_warps'], num_stages=t['num_stages'])
     if splits > 1:
         _decode_reduce_kernel[(n, heads)](out, m_part, l_part, acc_part, meta.query_start_loc, rows_arg, out.stride(0),
                                           out.stride(1), NUM_SPLITS=splits, SPLITS_PAD=triton.next_power_of_2(splits),
