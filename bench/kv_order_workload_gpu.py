@@ -47,4 +47,4 @@ for cache in A.caches.split(','):
         r = dict(output_tok_s=runs, decode_kernels_s=round(dec, 3), all_kernels_s=round(tot, 3), tiles=K.decode_tiles(torch.bfloat16 if cache == 'auto' else torch.float8_e4m3fn))
         res[f'{cache} {var}'] = r; print(A.tag, cache, var, json.dumps(r), flush=True)
         del llm; torch.cuda.empty_cache()
-Path(os.environ.get('OUT', '/tmp'), f'kv-order-workload-{A.tag}-{A.caches}-{A.variants}.json').write_text(json.dumps(res, indent=1))
+Path(os.environ.get('OUT', '/tmp'), f'kv-order-workload-{A.tag}-{A.caches}-{A.variants.replace("+", "_")}.json').write_text(json.dumps(res, indent=1))

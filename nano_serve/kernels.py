@@ -163,8 +163,8 @@ def _decode_requests(meta: AttentionMetadata, longest_first: bool = False) -> to
 # %% ../nbs/05_kernels.ipynb #6306ba2d
 def decode_tiles(cache_dtype: torch.dtype) -> dict:
     "Keys per loop step, warps and pipeline stages of the decode kernel over a cache of `cache_dtype` (an H200 sweep)."
-    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2, heads_first=False, longest_first=False)
-    return dict(block_n=64, num_warps=4, num_stages=3, heads_first=False, longest_first=False)
+    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2, heads_first=True, longest_first=True)
+    return dict(block_n=64, num_warps=4, num_stages=3, heads_first=True, longest_first=True)
 
 # %% ../nbs/05_kernels.ipynb #0c2035f9
 def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
@@ -175,7 +175,7 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
     t = {**decode_tiles(k_cache.dtype), **tiles}
     if q.stride(2) != 1: q = q.contiguous()
     out = torch.empty_like(q) if out is None else out
-    rows = _decode_requests(meta, t['longest_first'])
+    rows = _decode_requests(meta, t['longest_first'] and meta.block_tables.shape[0] > 1)   # one request: nothing to order
     n = meta.block_tables.shape[0] if rows is None else rows.numel()
     if n == 0: return out
     d = q.shape[2]
