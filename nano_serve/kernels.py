@@ -142,8 +142,8 @@ def sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count if device.type == 'cuda' else 4
 
 def default_num_splits(rows: int, kv_heads: int, device: torch.device, max_splits: int = 16) -> int:
-    "Context splits per decode row so that the grid holds about two programs per multiprocessor."
-    want = max(1, min(max_splits, -(-2 * sm_count(device) // max(1, rows * kv_heads))))
+    "Context splits per decode row so that the grid holds about four programs per multiprocessor (no more)."
+    want = max(1, min(max_splits, 4 * sm_count(device) // max(1, rows * kv_heads)))
     return 1 << (want.bit_length() - 1)      # a power of two: five kernel variants in all
 
 # %% ../nbs/05_kernels.ipynb #87bb6242
