@@ -1,12 +1,14 @@
 """Issue 16: where the int8 x int8 path's error goes, and what taking input channels out of the rounding buys (05b_quantization).
 
-    python bench/int8_outliers_cpu.py [--out bench/results/int8-outliers-cpu.json]
+    python bench/int8_outliers_cpu.py [--out bench/results/int8-outliers-cpu.json] [--variants call:8,down:8] [--no-speed]
 
 The bundled model, int8 weights; every many-row product (here every window of nbs/data/eval-english.txt, 1,024 rows)
 goes through oneDNN's int8 kernel with per-token unsigned bytes, except the input channels each variant multiplies in
 float32 instead. Per variant: perplexity against float32's, and the mean KL divergence of the next-token distributions
 from float32's (steadier than perplexity, which moves by tenths of a percent with rounding luck); with the mean number
-of channels in float32 per layer input size. Then the cost: one layer's four products at 16, 256 and 1,024 rows
+of channels in float32 per layer input size. Variant `down` keeps the MLP's down projection (the input with the largest
+outliers) out of the rounding altogether, its activations in float32 against the widened int8 weights, and splits k
+channels of the other products. Then the cost: one layer's four products at 16, 256 and 1,024 rows
 without and with the split of 8 channels. Needs a CPU with int8 dot products (VNNI or AMX).
 """
 import argparse, copy, json, statistics, sys, time
@@ -22,9 +24,9 @@ from cpu_peers import lscpu
 RULE, USED = {}, {}   # the variant in force; channels in float32 per call, by input size
 
 
-def channels(layer: Int8Linear, x: torch.Tensor):
-    "The variant's float32 part: (x without those channels, their values as [rows, c], the weight columns they meet)."
-    kind, k = RULE['kind'], RULE['k']
+def channels(layer: Int8Linear, x: torch.Tensor, kind: str):
+    "The float32 part of a split of `kind`: (x without those channels, their values as [rows, c], the weight columns they meet)."
+    k = RULE['k']
     if kind == 'call':        # the call's k channels of largest |x| (what Int8Linear does, k=8)
         cols = x.abs().amax(0).topk(k).indices
     elif kind == 'threshold':  # every channel with some |x| above k (LLM.int8()'s rule)
@@ -42,8 +44,12 @@ def channels(layer: Int8Linear, x: torch.Tensor):
 def product(layer: Int8Linear, x: torch.Tensor) -> torch.Tensor:
     "Int8Linear's many-row product with the variant's split."
     x = x.float()
-    if RULE['kind'] == 'none' or (RULE['kind'] == 'fixed' and layer not in RULE['fixed']): xi, xo, cols = x, x[:, :0], torch.arange(0)
-    else: xi, xo, cols = channels(layer, x)
+    if RULE['kind'] == 'down' and layer.in_features == RULE['down_in']:   # the weights alone: no activation rounding
+        USED.setdefault(layer.in_features, []).append(layer.in_features)
+        return x @ (layer.qweight.float() * layer.scale[:, None]).T
+    kind = 'call' if RULE['kind'] == 'down' else RULE['kind']   # the other products split as Int8Linear does
+    if kind == 'none' or (kind == 'fixed' and layer not in RULE['fixed']): xi, xo, cols = x, x[:, :0], torch.arange(0)
+    else: xi, xo, cols = channels(layer, x, kind)
     USED.setdefault(layer.in_features, []).append(len(cols))
     ux, a, z = uint8_rows(xi)
     y = torch.ops.onednn.qlinear_pointwise(ux, 1.0, 0, layer.packed, layer.scale, layer.zeros, None, 1.0, 0, torch.float32, 'none', [], '')
@@ -69,6 +75,8 @@ def speed() -> dict:
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--out', default=None)
     ap.add_argument('--speed-only', action='store_true', help="time the products again into --out's result, not the quality")
+    ap.add_argument('--variants', default=None, help="kind:k,... to run only these (e.g. none:0,call:8,down:8)")
+    ap.add_argument('--no-speed', action='store_true', help='skip the timing of the products')
     a = ap.parse_args()
     if a.speed_only:
         res = json.loads(Path(a.out).read_text()); res['layer_products_ms'] = speed(); Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
@@ -91,8 +99,11 @@ def main():
     RULE['fixed'] = {l: s.topk(64).indices.sort().values for l, s in fixed.items()}
     Int8Linear.forward = lambda layer, x: product(layer, x.reshape(-1, layer.in_features)).to(x.dtype).reshape(*x.shape[:-1], layer.out_features)
     res = {'cpu': lscpu(), 'date': time.strftime('%Y-%m-%d %H:%M'), 'float32_perplexity': base, 'variants': []}
-    for kind, ks in (('none', [0]), ('call', [4, 8, 16, 32, 64]), ('threshold', [6.0, 8.0]), ('token', [8]), ('fixed', [8, 32])):
-        for k in ks:
+    RULE['down_in'] = m.config.intermediate_size
+    todo = [(kind, k) for kind, ks in (('none', [0]), ('call', [4, 8, 16, 32, 64]), ('threshold', [6.0, 8.0]), ('token', [8]),
+                                       ('fixed', [8, 32]), ('down', [8])) for k in ks]
+    if a.variants: todo = [(kind, type(k)(x)) for kind, k in todo for v in a.variants.split(',') for kv, x in [v.split(':')] if kv == kind and float(x) == k]
+    for kind, k in todo:
             RULE.update(kind=kind, k=k); USED.clear()
             with torch.inference_mode():
                 kl = sum((r.exp() * (r - o)).sum().item() for r, o in zip(ref, logp(mq))) / sum(len(w) for w in wins)
@@ -100,7 +111,7 @@ def main():
             row = {'variant': kind, 'k': k, 'kl': kl, 'perplexity': p, 'relative': p / base,
                    'float_channels': {n: statistics.mean(v) for n, v in USED.items()}}
             res['variants'].append(row); print(row, flush=True)
-    res['layer_products_ms'] = speed()
+    if not a.no_speed: res['layer_products_ms'] = speed()
     if a.out: Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
 
 
