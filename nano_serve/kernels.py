@@ -162,9 +162,10 @@ def _decode_requests(meta: AttentionMetadata, longest_first: bool = False) -> to
 
 # %% ../nbs/05_kernels.ipynb #6306ba2d
 def decode_tiles(cache_dtype: torch.dtype) -> dict:
-    "Keys per loop step, warps and pipeline stages of the decode kernel over a cache of `cache_dtype` (an H200 sweep)."
-    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2, heads_first=True, longest_first=True)
-    return dict(block_n=64, num_warps=4, num_stages=3, heads_first=True, longest_first=True)
+    "Keys per loop step, warps and pipeline stages of the decode kernel over a cache of `cache_dtype` (H200 sweeps), and the order of its programs."
+    order = dict(heads_first=True, longest_first=True)   # the same for every dtype ("Longest first")
+    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2, **order)
+    return dict(block_n=64, num_warps=4, num_stages=3, **order)
 
 # %% ../nbs/05_kernels.ipynb #0c2035f9
 def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
