@@ -1,6 +1,6 @@
 """Issue 13: offline batch-1 (and batch-N) decode step time of two trees of nano_serve, interleaved on one CPU.
 
-    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled] [--compiled-code /tmp/prev] [--quantization int8]
+    python bench/cpu_bs1_ab.py --code /tmp/first [--rounds 3] [--batch 1] [--compiled] [--compiled-code /tmp/prev] [--quantization int8] [--spread]
 
 `--code` is a folder holding another tree's `nano_serve/` (e.g. `git archive <commit> nano_serve | tar -x -C /tmp/first`).
 Each round runs that tree, then this one, each in a fresh process: the bundled model in float32, `batch` requests of
@@ -22,10 +22,10 @@ CHILD = r'''
 import hashlib, os, statistics, sys, time
 import nano_serve
 from nano_serve.engine import LLM, SamplingParams
-bs, compiled, quantization = int(sys.argv[1]), sys.argv[2] == 'compiled', sys.argv[3]
+bs, compiled, quantization, spread = int(sys.argv[1]), sys.argv[2] == 'compiled', sys.argv[3], sys.argv[4] == 'spread'
 llm = LLM(max_num_seqs=16, **({'cpu_compile': True} if compiled else {}), **({} if quantization == 'none' else {'quantization': quantization}))
 p = SamplingParams(temperature=0, max_tokens=200, ignore_eos=True)
-for i in range(bs): llm.add_request(list(range(100 + i, 228 + i)), p)
+for i in range(bs): llm.add_request(list(range(100 + i, 228 + i + (32 * (bs - 1 - i) if spread else 0))), p)   # spread: 128 + 32 (bs - 1 - i) tokens, oldest first
 for _ in range(3): llm.step()
 ts = []
 for _ in range(60):
@@ -57,9 +57,9 @@ def read_rate() -> dict:
     return eval(out.strip().splitlines()[-1])
 
 
-def run(code: Path, batch: int, compiled: bool = False, quantization: str | None = None) -> dict:
+def run(code: Path, batch: int, compiled: bool = False, quantization: str | None = None, spread: bool = False) -> dict:
     "One fresh process on the tree in `code` (with its compiled step if `compiled`): its step medians and token hash."
-    args = [str(batch), 'compiled' if compiled else 'eager', quantization or 'none']
+    args = [str(batch), 'compiled' if compiled else 'eager', quantization or 'none', 'spread' if spread else 'even']
     # started in `code`: `python -c` puts its working folder first on the path, so a child started in this repository
     # imports this repository's nano_serve whatever PYTHONPATH says (every 'other' figure before 2026-12-01 was this tree)
     out = subprocess.run([sys.executable, '-c', CHILD, *args], capture_output=True, text=True, check=True, cwd=str(code),
@@ -77,6 +77,7 @@ def main():
     ap.add_argument('--read-rate', action='store_true', help="also measure the memory's read rate each round, and the step it allows")
     ap.add_argument('--quantization', help='weights of every engine run: int8 or int4 (default: float32)')
     ap.add_argument('--compiled-only', action='store_true', help='only the compiled step of this tree and of --compiled-code, in turns')
+    ap.add_argument('--spread', action='store_true', help='prompts of 128 + 32 (batch - 1 - i) tokens (a server\'s batch, oldest first) instead of 128 each')
     a = ap.parse_args()
     if not (a.compiled_code if a.compiled_only else a.code): ap.error('--compiled-only needs --compiled-code' if a.compiled_only else '--code is required')
     this, q = Path(__file__).resolve().parent.parent, a.quantization
@@ -84,14 +85,14 @@ def main():
         "One round's runs, each tree in a fresh process."
         if a.compiled_only:
             pair = [('other compiled', Path(a.compiled_code)), ('this compiled', this)]
-            return {name: run(code, a.batch, True, q) for name, code in (pair if i % 2 == 0 else pair[::-1])}
+            return {name: run(code, a.batch, True, q, a.spread) for name, code in (pair if i % 2 == 0 else pair[::-1])}
         return {'other': run(Path(a.code), a.batch, quantization=q), 'this': run(this, a.batch, quantization=q),
                 **({'other compiled': run(Path(a.compiled_code), a.batch, True, q)} if a.compiled_code else {}),
                 **({'this compiled': run(this, a.batch, True, q)} if a.compiled else {}),
                 **({'read rate': read_rate()} if a.read_rate else {})}
     rounds = [one_round(i) for i in range(a.rounds)]
     from cpu_peers import lscpu   # this folder's side-by-side script: the CPU's model, vector extensions and cores
-    print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'quantization': q, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
+    print(json.dumps({'cpu': lscpu(), 'batch': a.batch, 'spread': a.spread, 'quantization': q, 'other': a.code, 'other compiled': a.compiled_code, 'rounds': rounds}, indent=1))
 
 
 if __name__ == '__main__': main()

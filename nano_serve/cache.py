@@ -135,18 +135,19 @@ def _sdpa(q, k, v, mask, scale):
 SHORT_QUERY = 16   # requests with at most this many new tokens in a step go through the one batched call
 PEEL_TOKENS = 256  # padding (request x positions) one long context may force on the others before it is attended alone
 
-def batched_rows(query_lens: list[int], ctx_lens: list[int]) -> list[int]:
-    "The requests of the one batched attention call: few new tokens each, and no context that pads the others by more than `PEEL_TOKENS`."
+def batched_rows(query_lens: list[int], ctx_lens: list[int], peel: bool = True) -> list[int]:
+    "The requests of the one batched attention call: few new tokens each, and (if `peel`) no context that pads the others by more than `PEEL_TOKENS`."
     rows = sorted((i for i, n in enumerate(query_lens) if n <= SHORT_QUERY), key=lambda i: ctx_lens[i])
-    while len(rows) > 1 and (len(rows) - 1) * (ctx_lens[rows[-1]] - ctx_lens[rows[-2]]) > PEEL_TOKENS: rows.pop()
+    while peel and len(rows) > 1 and (len(rows) - 1) * (ctx_lens[rows[-1]] - ctx_lens[rows[-2]]) > PEEL_TOKENS: rows.pop()
     return sorted(rows)
 
-def short_rows(meta: AttentionMetadata, block_size: int, group: int):
+def short_rows(meta: AttentionMetadata, block_size: int, group: int, peel: bool = True):
     "The requests with few new tokens, batched once per step: padded query token indices, the real ones and where, block ids, mask."
-    if 'short' not in meta.memo:
-        rows = batched_rows(meta.query_lens, meta.ctx_lens)
-        meta.memo['batched'] = set(rows)   # the others are attended one by one (`paged_attention_ref`)
-        if not rows: meta.memo['short'] = None; return None
+    key = 'short' if peel else 'short_unpeeled'   # unpeeled: for a kernel that reads each request's own length (06b)
+    if key not in meta.memo:
+        rows = batched_rows(meta.query_lens, meta.ctx_lens, peel)
+        if peel: meta.memo['batched'] = set(rows)   # the others are attended one by one (`paged_attention_ref`)
+        if not rows: meta.memo[key] = None; return None
         dev = meta.block_tables.device
         r = torch.tensor(rows, device=dev)
         qlen = torch.tensor([meta.query_lens[i] for i in rows], device=dev)
@@ -161,8 +162,8 @@ def short_rows(meta: AttentionMetadata, block_size: int, group: int):
         D, qm, S = mask.shape                                                    # one mask row per (query head of a group, query)
         mask = mask[:, None, None].expand(D, 1, group, qm, S).reshape(D, 1, group * qm, S)   # a view when q_max is 1
         real = valid.flatten().nonzero().squeeze(1)                              # rows of the padded output that are real
-        meta.memo['short'] = (tokens, tokens.flatten()[real], real, meta.block_tables[r, :nblk].long().flatten(), mask)
-    return meta.memo['short']
+        meta.memo[key] = (tokens, tokens.flatten()[real], real, meta.block_tables[r, :nblk].long().flatten(), mask)
+    return meta.memo[key]
 
 # %% ../nbs/01_cache.ipynb #beb5e657
 def gather_blocks(k_cache: torch.Tensor, v_cache: torch.Tensor, blocks: torch.Tensor, D: int, dtype: torch.dtype):

@@ -22,6 +22,7 @@ SOURCE = r'''
 #include <math.h>
 #include <immintrin.h>
 #include <vector>
+#include <algorithm>
 #if defined(__AVX512F__)   /* 16 floats a register, 32 registers: 12 rows x 2 blocks of accumulators */
 #define V 16
 #define R 12
@@ -174,12 +175,16 @@ extern "C" int pool_attention(const float* q, const float* pool, const int64_t* 
                               int64_t D, int64_t H, int64_t kvh, int64_t d, int64_t S, int64_t koff, int64_t voff) {
   if (d != 4 * V && d != 8 * V) return 1;
   const int64_t g = H / kvh;
+  std::vector<int64_t> order(D);   /* longest context first, dealt a request at a time in turn: the threads end together */
+  for (int64_t i = 0; i < D; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [lens](int64_t a, int64_t b) { return lens[a] > lens[b]; });
+  const int64_t chunk = D > 1 ? kvh : 1;   /* a request's heads on one thread (they share its rows), unless it is alone */
   #pragma omp parallel
   {
     std::vector<float> p(MOST_HEADS * S);
-    #pragma omp for schedule(static)
-    for (int64_t ih = 0; ih < D * kvh; ++ih) {
-      const int64_t i = ih / kvh, h = ih % kvh, at = (i * H + h * g) * d;
+    #pragma omp for schedule(static, chunk)
+    for (int64_t t = 0; t < D * kvh; ++t) {
+      const int64_t i = order[t / kvh], h = t % kvh, at = (i * H + h * g) * d;
       if (d == 4 * V) head<4>(q + at, pool + h * d, rows + i * S, lens[i], g, S, kvh * d, koff, voff, p.data(), out + at);
       else head<8>(q + at, pool + h * d, rows + i * S, lens[i], g, S, kvh * d, koff, voff, p.data(), out + at);
     }

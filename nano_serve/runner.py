@@ -380,7 +380,11 @@ class CompiledDecoder:
     def fits(self, x: 'ModelInputs') -> bool:
         "Whether the step is pure decode with a context longer than one block, of a row count compiled, every request in the one batched call (else eager)."
         if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size and self.has_graph(len(x.meta.query_lens))): return False
-        return short_rows(x.meta, self.cache.block_size, self.group)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
+        return self.batch(x)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
+
+    def batch(self, x: 'ModelInputs') -> tuple:
+        "`short_rows` of the step: with 00a's kernel every request (it reads each one's own length), else a long context is left out rather than padding the rest."
+        return short_rows(x.meta, self.cache.block_size, self.group, peel=not self.fused)
 
     def has_graph(self, n: int) -> bool:
         "Whether a graph serves steps of `n` rows: one row has a graph of its own, any count above one the graph warmed with two or more."
@@ -388,7 +392,7 @@ class CompiledDecoder:
 
     def args(self, x: 'ModelInputs') -> tuple:
         "The graph's inputs for a step: the flat pool, each request's rows of it."
-        _, _, _, blocks, mask = short_rows(x.meta, self.cache.block_size, self.group)
+        _, _, _, blocks, mask = self.batch(x)
         rows = pool_rows(blocks, len(x.meta.query_lens), self.cache.block_size)
         return x.input_ids, x.positions, self.pool, x.meta.slot_mapping, rows, mask, x.logits_rows
 
