@@ -31,7 +31,7 @@ ts = []
 for _ in range(30):
     t = time.perf_counter(); llm.step(); ts.append(time.perf_counter() - t)
 ts.sort()
-print(f'{A.rows} rows at ~{A.context} tokens: median step {ts[15] * 1e3:.1f} ms, fastest {ts[0] * 1e3:.1f}')
+print(f'{A.rows} rows at ~{A.context if not A.spread else f"{min(lens)}-{max(lens)}"} tokens: median step {ts[15] * 1e3:.1f} ms, fastest {ts[0] * 1e3:.1f}')
 N = 10
 with profile(activities=[ProfilerActivity.CPU]) as prof:
     for _ in range(N): llm.step()
