@@ -81,6 +81,12 @@ def main():
     if a.speed_only:
         res = json.loads(Path(a.out).read_text()); res['layer_products_ms'] = speed(); Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
         return
+    todo = [(kind, k) for kind, ks in (('none', [0]), ('call', [4, 8, 16, 32, 64]), ('threshold', [6.0, 8.0]), ('token', [8]),
+                                       ('fixed', [8, 32]), ('down', [8])) for k in ks]
+    if a.variants:   # only those asked, each by kind and k
+        asked = {(kind, float(k)) for kind, k in (v.split(':') for v in a.variants.split(','))}
+        todo = [(kind, k) for kind, k in todo if (kind, float(k)) in asked]
+        if len(todo) != len(asked): raise SystemExit(f'--variants {a.variants}: not all of them are variants of this script')
     m, tok = load_model(device='cpu', dtype='float32')
     text = torch.tensor(tok.encode((ROOT / 'nbs/data/eval-english.txt').read_text()))
     mq = quantize_model(copy.deepcopy(m), 'int8')
@@ -100,17 +106,14 @@ def main():
     Int8Linear.forward = lambda layer, x: product(layer, x.reshape(-1, layer.in_features)).to(x.dtype).reshape(*x.shape[:-1], layer.out_features)
     res = {'cpu': lscpu(), 'date': time.strftime('%Y-%m-%d %H:%M'), 'float32_perplexity': base, 'variants': []}
     RULE['down_in'] = m.config.intermediate_size
-    todo = [(kind, k) for kind, ks in (('none', [0]), ('call', [4, 8, 16, 32, 64]), ('threshold', [6.0, 8.0]), ('token', [8]),
-                                       ('fixed', [8, 32]), ('down', [8])) for k in ks]
-    if a.variants: todo = [(kind, type(k)(x)) for kind, k in todo for v in a.variants.split(',') for kv, x in [v.split(':')] if kv == kind and float(x) == k]
     for kind, k in todo:
-            RULE.update(kind=kind, k=k); USED.clear()
-            with torch.inference_mode():
-                kl = sum((r.exp() * (r - o)).sum().item() for r, o in zip(ref, logp(mq))) / sum(len(w) for w in wins)
-            p = perplexity(mq, text)
-            row = {'variant': kind, 'k': k, 'kl': kl, 'perplexity': p, 'relative': p / base,
-                   'float_channels': {n: statistics.mean(v) for n, v in USED.items()}}
-            res['variants'].append(row); print(row, flush=True)
+        RULE.update(kind=kind, k=k); USED.clear()
+        with torch.inference_mode():
+            kl = sum((r.exp() * (r - o)).sum().item() for r, o in zip(ref, logp(mq))) / sum(len(w) for w in wins)
+        p = perplexity(mq, text)
+        row = {'variant': kind, 'k': k, 'kl': kl, 'perplexity': p, 'relative': p / base,
+               'float_channels': {n: statistics.mean(v) for n, v in USED.items()}}
+        res['variants'].append(row); print(row, flush=True)
     if not a.no_speed: res['layer_products_ms'] = speed()
     if a.out: Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
 
