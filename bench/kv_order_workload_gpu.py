@@ -23,8 +23,8 @@ KNOBS = {'hf': 'heads_first', 'lf': 'longest_first'}
 def variant_tiles(name: str):
     "A `decode_tiles` with the knobs named in `name` ('default', 'hf', 'lf', 'hf+lf', 'none') switched on."
     on = set() if name in ('default', 'none') else {KNOBS[k] for k in name.split('+')}
-    def tiles(dt):
-        t = default_tiles(dt)
+    def tiles(dt, *a):
+        t = default_tiles(dt, *a)
         if name == 'default': return t
         return {**t, **{k: k in on for k in KNOBS.values() if k in t}}
     return tiles

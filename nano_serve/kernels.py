@@ -161,11 +161,14 @@ def _decode_requests(meta: AttentionMetadata, longest_first: bool = False) -> to
     return meta.memo[key]
 
 # %% ../nbs/05_kernels.ipynb #6306ba2d
-def decode_tiles(cache_dtype: torch.dtype) -> dict:
-    "Keys per loop step, warps and pipeline stages of the decode kernel over a cache of `cache_dtype` (H200 sweeps), and the order of its programs."
+def decode_tiles(cache_dtype: torch.dtype, programs_per_sm: float = 8.0, splits: int = 1) -> dict:
+    "Keys per loop step, warps, pipeline stages and register cap of the decode kernel over a cache of `cache_dtype`, for a grid of `programs_per_sm` and `splits` a row (H200 sweeps), and the order of its programs."
     order = dict(heads_first=True, longest_first=True)   # the same for every dtype ("Longest first")
-    if cache_dtype.itemsize == 1: return dict(block_n=128, num_warps=2, num_stages=2, **order)
-    return dict(block_n=64, num_warps=4, num_stages=3, **order)
+    few = programs_per_sm <= 4                           # one wave or less: longer tiles, more warps ("Few programs")
+    if cache_dtype.itemsize == 1:                        # e4m3: a cap of 168 registers (255 uncapped)
+        return dict(block_n=128 if few else 64, num_warps=4 if few else 2, num_stages=2 if few else 3, maxnreg=168, **order)
+    if few and splits <= 2: return dict(block_n=128, num_warps=4, num_stages=2, maxnreg=None, **order)
+    return dict(block_n=64, num_warps=4, num_stages=3, maxnreg=None, **order)
 
 # %% ../nbs/05_kernels.ipynb #0c2035f9
 def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, meta: AttentionMetadata,
@@ -173,14 +176,15 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
                            **tiles) -> torch.Tensor:
     "Triton attention for the rows of requests with one new token (every row when all are), into `out`; `tiles` override `decode_tiles`."
     heads, kv_heads, group = _check_shapes(q, k_cache, v_cache)
-    t = {**decode_tiles(k_cache.dtype), **tiles}
     if q.stride(2) != 1: q = q.contiguous()
     out = torch.empty_like(q) if out is None else out
-    rows = _decode_requests(meta, t['longest_first'] and meta.block_tables.shape[0] > 1)   # one request: nothing to order
+    longest_first = tiles.get('longest_first', decode_tiles(k_cache.dtype)['longest_first'])
+    rows = _decode_requests(meta, longest_first and meta.block_tables.shape[0] > 1)   # one request: nothing to order
     n = meta.block_tables.shape[0] if rows is None else rows.numel()
     if n == 0: return out
     d = q.shape[2]
     splits = num_splits or default_num_splits(n, kv_heads, q.device)
+    t = {**decode_tiles(k_cache.dtype, n * kv_heads * splits / sm_count(q.device), splits), **tiles}
     scale = (scale if scale is not None else d ** -0.5) * LOG2E
     if splits > 1:
         m_part = torch.empty(n, heads, splits, dtype=torch.float32, device=q.device)
@@ -193,7 +197,8 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=_group_pad(group), HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_N=t['block_n'], NUM_SPLITS=splits, HAS_ROWS=rows is not None,
         PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=_f16_products(q.dtype, k_cache.dtype),
-        HEADS_FIRST=t['heads_first'], num_warps=t['num_warps'], num_stages=t['num_stages'])
+        HEADS_FIRST=t['heads_first'], num_warps=t['num_warps'], num_stages=t['num_stages'],
+        **({'maxnreg': t['maxnreg']} if t.get('maxnreg') else {}))
     if splits > 1:
         _decode_reduce_kernel[(n, heads)](out, m_part, l_part, acc_part, meta.query_start_loc, rows_arg, out.stride(0),
                                           out.stride(1), NUM_SPLITS=splits, SPLITS_PAD=triton.next_power_of_2(splits),
