@@ -240,8 +240,8 @@ def build_cpu_kernels(march: str = 'native', folder: Path | None = None) -> CpuK
     return CpuKernels(lib, lib.vector_width(), most_rows(lib.vector_width()))
 
 def most_rows(width: int) -> int:
-    "Up to how many rows the kernel takes a product from oneDNN (measured below): 32 with AVX-512's 16 floats a register, 16 with AVX2's 8."
-    return 32 if width == 16 else 16
+    "Up to how many rows the kernel takes a product from oneDNN (measured below, for AVX-512's 16 floats a register and AVX2's 8): 32."
+    return 32
 
 def rows_path(model: torch.nn.Module) -> str | None:
     "How `model`'s float32 products of few rows run, for the engine's startup line; None if none has blocked weights."
