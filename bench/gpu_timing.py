@@ -86,3 +86,15 @@ def close_bracket(R: dict, shipped: str, out: str, **kw):
     R['over_bf16'] = {k: bf16 / v['step_ms'] for k, v in R['steps'].items()}
     print(json.dumps(R['over_bf16'], indent=1))
     Path(os.environ.get('OUT', '/tmp'), out).write_text(json.dumps(R, indent=1))
+
+
+def decode_problem(rows: int, mixed: bool, kvh: int = 8, heads: int = 16, d: int = 128, bs: int = 16):
+    "A decode batch of qwen3-0.6b's heads: `rows` contexts (uniform in 100-2,047 if `mixed`, else 1,024) over blocks placed at random; (lens, meta, q, k, v), K/V bfloat16."
+    from nano_serve.cache import AttentionMetadata, scattered_block_tables
+    g = torch.Generator().manual_seed(rows)
+    lens = torch.randint(100, 2048, (rows,), generator=g).tolist() if mixed else [1024] * rows
+    nblk = sum(-(-n // bs) for n in lens) + 8
+    meta = AttentionMetadata.build(scattered_block_tables(lens, bs, nblk), [n - 1 for n in lens], lens, bs, 'cuda')
+    q = torch.randn(rows, heads, d, device='cuda', dtype=torch.bfloat16)
+    k = torch.randn(nblk, bs, kvh, d, device='cuda', dtype=torch.bfloat16)
+    return lens, meta, q, k, torch.randn_like(k)

@@ -10,8 +10,7 @@ output of `decode_tiles`' choice. `{}` in the output is today's `decode_tiles` c
 import argparse, json, os, sys, torch
 sys.path.insert(0, 'bench'); sys.path.insert(0, '.')
 import nano_serve.kernels as K
-from nano_serve.cache import AttentionMetadata, scattered_block_tables
-from gpu_timing import graph_ms
+from gpu_timing import graph_ms, decode_problem
 ap = argparse.ArgumentParser()
 ap.add_argument('--rows', default='256m,128m,64m,32m'); ap.add_argument('--maxnreg', default='none,232,200,168')
 ap.add_argument('--tiles', default='all', help="'all': a sweep of tiles; 'old': today's choice against the tiles before it")
@@ -36,12 +35,7 @@ caps = [None if c == 'none' else int(c) for c in A.maxnreg.split(',')]
 res = []
 for spec in A.rows.split(','):
     rows, mix = int(spec[:-1]), spec[-1] == 'm'
-    g = torch.Generator().manual_seed(rows)
-    lens = torch.randint(100, 2048, (rows,), generator=g).tolist() if mix else [1024] * rows
-    nblk = sum(-(-n // bs) for n in lens) + 8
-    meta = AttentionMetadata.build(scattered_block_tables(lens, bs, nblk), [n - 1 for n in lens], lens, bs, 'cuda')
-    q = torch.randn(rows, heads, d, device='cuda', dtype=torch.bfloat16)
-    kb = torch.randn(nblk, bs, kvh, d, device='cuda', dtype=torch.bfloat16); vb = torch.randn_like(kb)
+    lens, meta, q, kb, vb = decode_problem(rows, mix, kvh, heads, d, bs)
     for dt in ('fp8', 'bf16'):
         k, v = (kb.to(torch.float8_e4m3fn), vb.to(torch.float8_e4m3fn)) if dt == 'fp8' else (kb, vb)
         ref = K.paged_decode_attention(q, k, v, meta)

@@ -12,9 +12,8 @@ import json, os, sys
 from pathlib import Path
 import torch
 sys.path.insert(0, 'bench'); sys.path.insert(0, '.')
-from nano_serve.cache import AttentionMetadata, scattered_block_tables
 from nano_serve.kernels import paged_decode_attention, decode_tiles
-from gpu_timing import graph_ms
+from gpu_timing import graph_ms, decode_problem
 kvh, heads, d, bs = 8, 16, 128, 16
 res = []
 TILES = {'bf16': [{}, dict(block_n=128, num_warps=4, num_stages=2), dict(block_n=32, num_warps=4, num_stages=3)],
@@ -22,12 +21,7 @@ TILES = {'bf16': [{}, dict(block_n=128, num_warps=4, num_stages=2), dict(block_n
                  dict(block_n=256, num_warps=4, num_stages=2), dict(block_n=64, num_warps=2, num_stages=3),
                  dict(block_n=32, num_warps=2, num_stages=4)]}
 for rows, mix in ((256, False), (256, True), (64, True)):
-    g = torch.Generator().manual_seed(rows)
-    lens = torch.randint(100, 2048, (rows,), generator=g).tolist() if mix else [1024] * rows
-    nblk = sum(-(-n // bs) for n in lens) + 8
-    meta = AttentionMetadata.build(scattered_block_tables(lens, bs, nblk), [n - 1 for n in lens], lens, bs, 'cuda')
-    q = torch.randn(rows, heads, d, device='cuda', dtype=torch.bfloat16)
-    kb = torch.randn(nblk, bs, kvh, d, device='cuda', dtype=torch.bfloat16); vb = torch.randn_like(kb)
+    lens, meta, q, kb, vb = decode_problem(rows, mix, kvh, heads, d, bs)
     for name, (k, v) in {'bf16': (kb, vb), 'fp8': (kb.to(torch.float8_e4m3fn), vb.to(torch.float8_e4m3fn))}.items():
         layouts = {'token-major': (k, v), 'head-major': (k.transpose(1, 2).contiguous().transpose(1, 2), v.transpose(1, 2).contiguous().transpose(1, 2))}
         byts = 2 * sum(lens) * kvh * d * k.element_size()

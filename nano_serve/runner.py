@@ -6,7 +6,8 @@
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
            'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
            'flat_pool', 'pool_rows', 'inputs_only', 'own_code', 'static_weights', 'can_compile_cpu', 'drop_row_weights',
-           'CompiledDecoder', 'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'warm_up_shapes']
+           'CompiledDecoder', 'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'decode_variant',
+           'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
 import time, types, warnings
@@ -465,14 +466,20 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     return ModelRunner(model, cache, sampler, attend, swap, graphs, mixed)
 
 # %% ../nbs/06b_runner.ipynb #9102991b
+def decode_variant(rows: int, kv_heads: int, device: torch.device) -> tuple:
+    "What the decode kernel compiles for `rows` decode rows: its split count and its tiles over either cache dtype."
+    from nano_serve.kernels import decode_tiles, default_num_splits, sm_count
+    s = default_num_splits(rows, kv_heads, device)
+    return (s, *(tuple(decode_tiles(dt, rows * kv_heads * s / sm_count(device), s).items()) for dt in (torch.bfloat16, torch.float8_e4m3fn)))
+
 def warm_up_shapes(block_size: int, kv_heads: int, device) -> list[list[int]]:
-    "Query lengths of the steps that meet every compiled variant once: [1], [block_size], then per split count a decode batch alone and beside a prefill."
-    from nano_serve.kernels import default_num_splits
-    shapes, seen = [[1], [block_size]], set()
+    "Query lengths of the steps that meet every compiled variant once: [1], [block_size], then per decode-kernel variant a decode batch alone and beside a prefill."
+    device = torch.device(device)
+    shapes, seen, last = [[1], [block_size]], set(), decode_variant(4096, kv_heads, device)
     for rows in range(1, 4096):
-        s = default_num_splits(rows, kv_heads, torch.device(device))
-        if s not in seen: seen.add(s); shapes += [[1] * rows, [block_size] + [1] * rows]
-        if s == 1: break
+        v = decode_variant(rows, kv_heads, device)
+        if v not in seen: seen.add(v); shapes += [[1] * rows, [block_size] + [1] * rows]
+        if v == last: break   # every larger batch compiles what the largest does
     return shapes
 
 @patch
