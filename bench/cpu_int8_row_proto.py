@@ -26,6 +26,7 @@ static inline vec widen(const int8_t* p) { return _mm512_cvtepi32_ps(_mm512_cvte
 #define MUL _mm512_mul_ps
 #define LOAD _mm512_loadu_ps
 #define STORE _mm512_storeu_ps
+#define ADD _mm512_add_ps
 #else
 #define V 8
 typedef __m256 vec;
@@ -36,6 +37,7 @@ static inline vec widen(const int8_t* p) { return _mm256_cvtepi32_ps(_mm256_cvte
 #define MUL _mm256_mul_ps
 #define LOAD _mm256_loadu_ps
 #define STORE _mm256_storeu_ps
+#define ADD _mm256_add_ps
 #endif
 extern "C" int width() { return V; }
 extern "C" void row_int8(const float* x, const int8_t* w, const float* scale, float* y, int64_t K, int64_t N) {
@@ -49,12 +51,11 @@ extern "C" void row_int8(const float* x, const int8_t* w, const float* scale, fl
       a0 = FMA(s, widen(w0 + k * V), a0); a1 = FMA(s, widen(w1 + k * V), a1);
       b0 = FMA(t, widen(w0 + (k + 1) * V), b0); b1 = FMA(t, widen(w1 + (k + 1) * V), b1);
     }
-    STORE(y + p * 2 * V, MUL(_mm256_add_ps_or(a0, b0), LOAD(scale + p * 2 * V)));
-    STORE(y + p * 2 * V + V, MUL(_mm256_add_ps_or(a1, b1), LOAD(scale + p * 2 * V + V)));
+    STORE(y + p * 2 * V, MUL(ADD(a0, b0), LOAD(scale + p * 2 * V)));
+    STORE(y + p * 2 * V + V, MUL(ADD(a1, b1), LOAD(scale + p * 2 * V + V)));
   }
 }
-'''.replace('_mm256_add_ps_or', '__ADD__')
-SRC = SRC.replace('#define STORE _mm512_storeu_ps', '#define STORE _mm512_storeu_ps\n#define __ADD__ _mm512_add_ps').replace('#define STORE _mm256_storeu_ps', '#define STORE _mm256_storeu_ps\n#define __ADD__ _mm256_add_ps')
+'''
 SHAPES = [(960, 576), (320, 576), (320, 576), (576, 576), (1536, 576), (1536, 576), (576, 1536)]   # q k v o gate up down [N, K]
 
 
