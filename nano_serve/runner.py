@@ -467,10 +467,9 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
 
 # %% ../nbs/06b_runner.ipynb #9102991b
 def decode_variant(rows: int, kv_heads: int, device: torch.device) -> tuple:
-    "What the decode kernel compiles for `rows` decode rows: its split count and its tiles over either cache dtype."
-    from nano_serve.kernels import decode_tiles, default_num_splits, sm_count
-    s = default_num_splits(rows, kv_heads, device)
-    return (s, *(tuple(decode_tiles(dt, rows * kv_heads * s / sm_count(device), s).items()) for dt in (torch.bfloat16, torch.float8_e4m3fn)))
+    "What the decode kernel compiles for `rows` decode rows over either cache dtype: its split count and tiles (`decode_plan`)."
+    from nano_serve.kernels import decode_plan
+    return tuple((s, tuple(t.items())) for s, t in (decode_plan(rows, kv_heads, dt, device) for dt in (torch.bfloat16, torch.float8_e4m3fn)))
 
 def warm_up_shapes(block_size: int, kv_heads: int, device) -> list[list[int]]:
     "Query lengths of the steps that meet every compiled variant once: [1], [block_size], then per decode-kernel variant a decode batch alone and beside a prefill."
