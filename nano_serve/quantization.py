@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['QUANTIZATION_METHODS', 'BUILT', 'INT4_GROUP', 'DIVISOR', 'INT4_MANY_ABOVE', 'INT4_WIDEN_ABOVE', 'LINEARS',
-           'check_quantization', 'interleave_rows', 'interleaved_row_product', 'cpu_flags', 'int8_dot_product',
-           'int8_rows', 'uint8_rows', 'packed_dense', 'Int8Linear', 'onednn_primitives', 'int4_groups', 'Int4Linear',
-           'Int8WeightLinear', 'Fp8Linear', 'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
+           'check_quantization', 'cpu_flags', 'int8_dot_product', 'int8_rows', 'uint8_rows', 'packed_dense',
+           'Int8Linear', 'onednn_primitives', 'int4_groups', 'Int4Linear', 'Int8WeightLinear', 'Fp8Linear',
+           'quantize_model', 'linear_path', 'weight_bytes', 'perplexity']
 
 # %% ../nbs/05b_quantization.ipynb #736ae4ca
 import torch
@@ -36,17 +36,6 @@ def check_quantization(method: str | None, device, config=None) -> None:
         bad = {k: v for k, v in sizes.items() if v % DIVISOR[method]}
         if bad: raise ValueError(f"quantization {method!r} needs every linear layer's input size to be a multiple of "
                                  f"{DIVISOR[method]}; this model's {bad} are not")
-
-# %% ../nbs/05b_quantization.ipynb #f3f5d923
-def interleave_rows(q: torch.Tensor) -> torch.Tensor:
-    "int8 `[N, K]` as `[N/4, K]` int32 words whose byte i is row 4j+i (inductor loads them a whole vector at a time)."
-    n, k = q.shape
-    return q.view(n // 4, 4, k).transpose(1, 2).contiguous().view(torch.int32).view(n // 4, k)
-
-def interleaved_row_product(x: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    "One row `x` `[1, K]` times the int8 rows in `words`: four reductions, one per byte, over a single pass of the words."
-    ys = [(((words << (24 - 8 * i)) >> 24).to(x.dtype) * x).sum(-1) for i in range(4)]   # shift byte i to the top, back down signed
-    return torch.stack(ys, -1).reshape(1, -1)
 
 # %% ../nbs/05b_quantization.ipynb #2c18bdea
 def cpu_flags() -> set[str]:
@@ -87,7 +76,7 @@ class Int8Linear(nn.Module):
         self.register_buffer('qweight', q)                       # [out, in]: what `_weight_int8pack_mm` reads
         self.register_buffer('scale', s)
         self.register_buffer('scale16', s.to(torch.bfloat16))    # the kernel wants its scales in the activations' dtype
-        self.words = None   # the int8 rows interleaved for a compiled one-row step: built by `interleave` when one is compiled
+        self.blocked = None   # the int8 rows as 00a's kernel reads them (`block_int8`): built by `block_linears` for a compiled step
         self.onednn = hasattr(torch.ops.onednn, 'qlinear_prepack') and int8_dot_product()
         self.dense = None
         if self.onednn:   # reordered once into oneDNN's blocked layout, as `PackedLinear` does for float32 (00_model)
@@ -99,16 +88,11 @@ class Int8Linear(nn.Module):
                 'in float32') if self.onednn else 'the widened weights, packed (no int8 dot products on this CPU)'
         self.path = f'int8 weights alone up to {weight_only_rows} rows (_weight_int8pack_mm, bfloat16); above: {many}'
 
-    def interleave(self):
-        "Build `words` from the int8 rows (where the output size divides by 4), for 06b_runner's compiled one-row step; self."
-        if self.out_features % 4 == 0: self.words = interleave_rows(self.qweight)
-        return self
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x2 = x.reshape(-1, self.in_features)
-        if torch.compiler.is_compiling() and x2.shape[0] == 1 and self.words is not None:   # 06b_runner's compiled one-row step
-            y = interleaved_row_product(x2, self.words) * self.scale
-        elif x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
+        if torch.compiler.is_compiling() and self.blocked is not None:   # 06b_runner's compiled step of 1-32 rows: 00a's kernel, bias and all
+            return torch.ops.nano_serve.rows_int8(x2, self.blocked, self.scale, self.bias, self.out_features).reshape(*x.shape[:-1], self.out_features)
+        if x2.shape[0] <= self.weight_only_rows: y = torch._weight_int8pack_mm(x2.to(torch.bfloat16), self.qweight, self.scale16).to(x.dtype)
         elif self.onednn: y = self.int8_product(x2.float()).to(x.dtype)
         elif self.dense is not None: y = torch.ops.mkldnn._linear_pointwise(x2, self.dense, None, 'none', [], '')
         else: y = F.linear(x2, (self.qweight.float() * self.scale[:, None]).to(x.dtype))

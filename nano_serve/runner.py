@@ -349,15 +349,16 @@ def can_compile_cpu(model, quantization: str | None) -> bool:
     return model.device.type == 'cpu' and model.shard.size == 1 and model.dtype == torch.float32 and quantization in (None, 'int8')
 
 def drop_row_weights(model):
-    "Free what only the compiled step reads: `PackedLinear`'s kept and blocked weights (few rows), `Int8Linear`'s interleaved words."
+    "Free what only the compiled step reads: `PackedLinear`'s kept and blocked weights (few rows), `Int8Linear`'s blocked int8 rows."
     for m in model.modules():
         if isinstance(m, PackedLinear): m.weight = m.blocked = None
-        if isinstance(m, Int8Linear): m.words = None
+        if isinstance(m, Int8Linear): m.blocked = None
 
 class CompiledDecoder:
     "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
-    def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2), fused: bool = False):
+    def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2), fused: bool = False, most: int | None = None):
         self.model, self.cache, self.rows, self.fused = model, cache, rows, fused   # fused: attention through 00a's kernel
+        self.most = most   # the most rows a step may have in the graph (int8 weights: 00a's int8 kernel has no fallback); None: any
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
         static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python
@@ -388,8 +389,8 @@ class CompiledDecoder:
         return short_rows(x.meta, self.cache.block_size, self.group, peel=not self.fused)
 
     def has_graph(self, n: int) -> bool:
-        "Whether a graph serves steps of `n` rows: one row has a graph of its own, any count above one the graph warmed with two or more."
-        return n in self.rows or (n > 1 and max(self.rows) > 1)
+        "Whether a graph serves steps of `n` rows (at most `most`): one row has a graph of its own, any count above one the graph warmed with two or more."
+        return (self.most is None or n <= self.most) and (n in self.rows or (n > 1 and max(self.rows) > 1))
 
     def args(self, x: 'ModelInputs') -> tuple:
         "The graph's inputs for a step: the flat pool, each request's rows of it."
@@ -415,7 +416,8 @@ def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int,
         block_linears(model, kernels)   # every row count up to 32: the weights read once a step
         huge_page_weights(model)   # what the graph streams, in 2 MiB pages (00_model)
         fused = kernels.attends(cache.data.shape[-1]) and cache.data.dtype == torch.float32   # (an FP8 cache: the graph's own ops)
-        return CompiledDecoder(model, cache, scratch_block, rows, fused)
+        int8 = any(isinstance(m, Int8Linear) for m in model.modules())   # steps of more rows: the eager int8 layers (oneDNN)
+        return CompiledDecoder(model, cache, scratch_block, rows, fused, most=kernels.most_int8 if int8 else None)
     except Exception as e:
         if not warn: raise
         drop_row_weights(model)
@@ -455,10 +457,8 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
                                    draft_tokens=draft_tokens)
     elif dev.type == 'cpu' and packs(dt):
         model.prepack_linears(keep_rows=bool(cpu_compile))   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
-    if cpu_compile:   # True: checked by EngineCore before anything loads. Int8 layers choose a kernel by row count: one row only
-        for m in model.modules():
-            if isinstance(m, Int8Linear): m.interleave()   # the words its one-row product reads (05b)
-        graphs = compiled_decoder(model, cache, num_blocks, (1,) if quantization else (1, 2), warn=auto)
+    if cpu_compile:   # True: checked by EngineCore before anything loads
+        graphs = compiled_decoder(model, cache, num_blocks, (1, 2), warn=auto)
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
         sampler.graphed = GraphedDraws(cfg.vocab_size, max_num_seqs, dev)
