@@ -34,7 +34,6 @@ def main():
     packed = [[torch.ops.mkldnn._reorder_linear_weight(w, 32) for w in ws] for ws in weights]
     blocked = [[block_weight(w, kernel.width) for w in ws] for ws in weights]
     nbytes = sum(w.nbytes for ws in weights for w in ws)
-    big = torch.ones(nbytes // 4)
     x0 = {k: torch.randn(5, k) for _, k in SHAPES}
     for (n, k), p, b in zip(SHAPES, packed[0], blocked[0]):
         assert torch.allclose(kernel.rows_linear(x0[k], b, None, n), torch.ops.mkldnn._linear_pointwise(x0[k], p, None, 'none', [], ''), atol=1e-3)
