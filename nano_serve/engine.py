@@ -273,7 +273,7 @@ def paths(self: EngineCore) -> dict:
     small = cuda and any(isinstance(m, SmallBatchLinear) for m in self.model.modules())
     fused = isinstance(self.runner.graphs, CompiledDecoder) and self.runner.graphs.fused   # 00a's attention kernel in the compiled step
     return {'dtype': str(self.model.dtype).split('.')[-1], 'cpu': cpu_features(), 'threads': torch.get_num_threads(),
-            'linear': '; '.join(filter(None, [rows_path(self.model), linear_path(self.model)])) if linear_path(self.model) else ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
+            'linear': '; '.join(filter(None, [rows_path(self.model), quantized])) if (quantized := linear_path(self.model)) else ('cuBLAS' + (', Triton at <= 8 rows' if small else '') if cuda else
                                                   '; '.join(filter(None, [rows_path(self.model), 'oneDNN, pre-packed weights'])) if packed else 'PyTorch (unpacked)' +
                                                   ('; no bfloat16 arithmetic on this CPU: slower than float32' if self.model.dtype == torch.bfloat16 and not packs(torch.bfloat16) else '')),
             'attention': 'Triton paged kernels' if self.runner.attend else
