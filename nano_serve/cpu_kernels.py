@@ -400,7 +400,8 @@ TORCH_LIBRARY_FRAGMENT(nano_serve, m) {
   m.def("rows_int8(Tensor x, Tensor blocked, Tensor scale, Tensor? bias, int out_features) -> Tensor");
   m.def("pool_attention(Tensor q, Tensor pool, Tensor rows, Tensor lens, int koff, int voff) -> Tensor");
 }
-TORCH_LIBRARY_IMPL(nano_serve, CPU, m) {
+/* for every backend key: oneDNN's packed weight is an MkldnnCPU tensor, and the dispatcher picks by the arguments' keys */
+TORCH_LIBRARY_IMPL(nano_serve, CompositeExplicitAutograd, m) {
   m.impl("rows_linear", &rows_linear_op);
   m.impl("rows_int8", &rows_int8_op);
   m.impl("pool_attention", &pool_attention_op);
