@@ -149,7 +149,7 @@ def test_api_key_admission_control_and_shutdown():   # under the fair-share poli
         assert ok.usage.completion_tokens == 2
         async def flood():
             c = AsyncOpenAI(base_url=f'{s.base}/v1', api_key='sekret', max_retries=0, timeout=120)
-            return await asyncio.gather(*(c.completions.create(model=MODEL, prompt='x', max_tokens=64, user=f'tenant{i % 2}', extra_body={'ignore_eos': True})
+            return await asyncio.gather(*(c.completions.create(model=MODEL, prompt='x', max_tokens=16, user=f'tenant{i % 2}', extra_body={'ignore_eos': True})
                                           for i in range(8)), return_exceptions=True)
         res = asyncio.run(flood())
         limited = [r for r in res if isinstance(r, RateLimitError)]
