@@ -38,6 +38,35 @@ def _online_softmax_step(q, k, v, allowed, m, l, acc, scale_log2, PRECISION: tl.
     acc = acc * alpha[:, None] + tl.dot(p_v, v, input_precision=PRECISION)
     return m_new, l * alpha + tl.sum(p, 1), acc
 
+# %% ../nbs/05_kernels.ipynb #a5df691a
+@triton.jit
+def _e4m3_words(w, ASM: tl.constexpr):
+    "Two float16 tiles from int16 words of two e4m3 values (low bytes, high bytes); scaled by 2^-8 unless `ASM`."
+    if ASM:
+        lo, hi = tl.inline_asm_elementwise("{ .reg .b32 t; cvt.rn.f16x2.e4m3x2 t, $2; mov.b32 {$0, $1}, t; }",
+                                           "=h,=h,h", [w], dtype=(tl.float16, tl.float16), is_pure=True, pack=1)
+    else:
+        w = w.to(tl.int32)   # sign, then exponent and mantissa, each shifted to float16's bit positions
+        lo = (((w & 0x80) << 8) | ((w & 0x7F) << 7)).to(tl.int16).to(tl.float16, bitcast=True)
+        hi = ((w & 0x8000) | ((w >> 1) & 0x3F80)).to(tl.int16).to(tl.float16, bitcast=True)
+    return lo, hi
+
+@triton.jit
+def _online_softmax_words(q_lo, q_hi, kw, vw, allowed, m, l, acc_lo, acc_hi, scale_log2, UPCAST: tl.constexpr, ASM: tl.constexpr):
+    "`_online_softmax_step` over K/V words of two e4m3 values, the head dimension split into its even and odd halves."
+    k_lo, k_hi = _e4m3_words(kw, ASM)
+    v_lo, v_hi = _e4m3_words(vw, ASM)
+    if UPCAST: q_lo, q_hi, k_lo, k_hi, v_lo, v_hi = (t.to(tl.float32) for t in (q_lo, q_hi, k_lo, k_hi, v_lo, v_hi))
+    s = tl.dot(q_hi, tl.trans(k_hi), acc=tl.dot(q_lo, tl.trans(k_lo))) * scale_log2
+    s = tl.where(allowed, s, float('-inf'))
+    m_new = tl.maximum(m, tl.max(s, 1))
+    p = tl.exp2(s - m_new[:, None])
+    alpha = tl.exp2(m - m_new)
+    p_v = p.to(tl.float16).to(v_lo.dtype)
+    acc_lo = tl.dot(p_v, v_lo, acc=acc_lo * alpha[:, None])
+    acc_hi = tl.dot(p_v, v_hi, acc=acc_hi * alpha[:, None])
+    return m_new, l * alpha + tl.sum(p, 1), acc_lo, acc_hi
+
 # %% ../nbs/05_kernels.ipynb #59bd4ec3
 LOG2E = 1.4426950408889634
 
@@ -53,6 +82,10 @@ def _upcast(kernel) -> bool:
     "Whether `kernel` runs under the Triton interpreter, whose bfloat16 `tl.dot` is wrong."
     from triton.runtime.interpreter import InterpretedFunction
     return isinstance(kernel, InterpretedFunction)
+
+def _e4m3_asm(device: torch.device) -> bool:
+    "Whether `_e4m3_words` may widen with PTX's e4m3 conversion: a CUDA device of compute capability 8.9 or later."
+    return device.type == 'cuda' and torch.cuda.get_device_capability(device) >= (8, 9)
 
 def _f16_products(dtype: torch.dtype, stored: torch.dtype) -> bool:
     "Whether a kernel multiplying `dtype` inputs by `stored` (cache or weight) values should do it in float16: e4m3 beside bfloat16."
@@ -73,8 +106,9 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
                    stride_ot, stride_oh, stride_bt,
                    BLOCK_SIZE: tl.constexpr, GROUP: tl.constexpr, GROUP_PAD: tl.constexpr, HEAD_DIM: tl.constexpr,
                    D_PAD: tl.constexpr, BLOCK_N: tl.constexpr, NUM_SPLITS: tl.constexpr, HAS_ROWS: tl.constexpr,
-                   PRECISION: tl.constexpr, UPCAST: tl.constexpr, KV_FP8: tl.constexpr, HEADS_FIRST: tl.constexpr):
-    "One split of one request's context, for the query heads of one kv head."
+                   PRECISION: tl.constexpr, UPCAST: tl.constexpr, KV_FP8: tl.constexpr, HEADS_FIRST: tl.constexpr,
+                   ASM: tl.constexpr):
+    "One split of one request's context, for the query heads of one kv head (K/V as words of two e4m3 values if `KV_FP8`)."
     if HEADS_FIRST: kv_head, i, kv_heads = tl.program_id(0), tl.program_id(1), tl.num_programs(0)   # a request's heads run side by side
     else: i, kv_head, kv_heads = tl.program_id(0), tl.program_id(1), tl.num_programs(1)
     split = tl.program_id(2)
@@ -94,17 +128,32 @@ def _decode_kernel(Q, K, V, O, M_part, L_part, Acc_part, block_tables, context_l
         end, ok = tl.where(live, end, start), tl.where(live, ok, False)   # (`ok & live` breaks the interpreter)
     heads = kv_head * GROUP + g
     q = tl.load(Q + tok * stride_qt + heads[:, None] * stride_qh + d[None, :], mask=ok, other=0.0)
-    if KV_FP8: q = q.to(tl.float16)   # bfloat16 q, e4m3 K/V: K/V widen to float16 in one instruction (to bfloat16: several)
     m = tl.full([GROUP_PAD], -1e30, tl.float32)
     l = tl.zeros([GROUP_PAD], tl.float32)
-    acc = tl.zeros([GROUP_PAD, D_PAD], tl.float32)
     table_row = block_tables + req * stride_bt
-    for s in range(start, end, BLOCK_N):
-        pos = s + n
-        valid = pos < end
-        k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE).to(q.dtype)
-        v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE).to(q.dtype)
-        m, l, acc = _online_softmax_step(q, k, v, valid[None, :], m, l, acc, scale_log2, PRECISION, UPCAST)
+    if KV_FP8:   # words of two e4m3 values (K and V are int16 views; strides in words): even and odd dimensions apart
+        w = tl.arange(0, D_PAD // 2)
+        w_ok = w < HEAD_DIM // 2
+        q_lo, q_hi = tl.split(tl.reshape(q.to(tl.float16), [GROUP_PAD, D_PAD // 2, 2]))
+        acc_lo = tl.zeros([GROUP_PAD, D_PAD // 2], tl.float32)
+        acc_hi = tl.zeros([GROUP_PAD, D_PAD // 2], tl.float32)
+        word_scale = scale_log2 if ASM else scale_log2 * 256.0
+        for s in range(start, end, BLOCK_N):
+            pos = s + n
+            valid = pos < end
+            kw = _load_kv_tile(K, table_row, pos, valid, kv_head, w, w_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE)
+            vw = _load_kv_tile(V, table_row, pos, valid, kv_head, w, w_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE)
+            m, l, acc_lo, acc_hi = _online_softmax_words(q_lo, q_hi, kw, vw, valid[None, :], m, l, acc_lo, acc_hi, word_scale, UPCAST, ASM)
+        acc = tl.reshape(tl.join(acc_lo, acc_hi), [GROUP_PAD, D_PAD])   # dimensions back in order
+        if not ASM: acc = acc * 256.0
+    else:
+        acc = tl.zeros([GROUP_PAD, D_PAD], tl.float32)
+        for s in range(start, end, BLOCK_N):
+            pos = s + n
+            valid = pos < end
+            k = _load_kv_tile(K, table_row, pos, valid, kv_head, d, d_ok, stride_kb, stride_ks, stride_kh, BLOCK_SIZE).to(q.dtype)
+            v = _load_kv_tile(V, table_row, pos, valid, kv_head, d, d_ok, stride_vb, stride_vs, stride_vh, BLOCK_SIZE).to(q.dtype)
+            m, l, acc = _online_softmax_step(q, k, v, valid[None, :], m, l, acc, scale_log2, PRECISION, UPCAST)
 
     if NUM_SPLITS == 1:   # the whole context was ours: normalise and write the output
         out = acc / l[:, None]
@@ -167,8 +216,8 @@ DECODE_ORDER = dict(heads_first=True, longest_first=True)   # the same for every
 def decode_tiles(cache_dtype: torch.dtype, programs_per_sm: float = 8.0, splits: int = 1) -> dict:
     "Keys per loop step, warps, pipeline stages and register cap of the decode kernel over a cache of `cache_dtype`, for a grid of `programs_per_sm` and `splits` a row (H200 sweeps), and the order of its programs."
     few = programs_per_sm <= 4                           # one wave or less: longer tiles, more warps ("Few programs")
-    if cache_dtype.itemsize == 1:                        # e4m3: a cap of 168 registers (255 uncapped)
-        return dict(block_n=128 if few else 64, num_warps=4 if few else 2, num_stages=2 if few else 3, maxnreg=168, **DECODE_ORDER)
+    if cache_dtype.itemsize == 1:                        # e4m3, read as 16-bit words ("An FP8 cache", "Words")
+        return dict(block_n=128 if few else 64, num_warps=4 if few else 2, num_stages=2 if few else 3, maxnreg=None, **DECODE_ORDER)
     if few and splits <= 2: return dict(block_n=128, num_warps=4, num_stages=2, maxnreg=None, **DECODE_ORDER)
     return dict(block_n=64, num_warps=4, num_stages=3, maxnreg=None, **DECODE_ORDER)
 
@@ -198,13 +247,16 @@ def paged_decode_attention(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torc
         l_part, acc_part = torch.empty_like(m_part), torch.empty(n, heads, splits, d, dtype=torch.float32, device=q.device)
     else: m_part = l_part = acc_part = out   # unused
     rows_arg = meta.query_start_loc if rows is None else rows   # any int tensor will do when unused
+    words = _f16_products(q.dtype, k_cache.dtype)               # e4m3 beside bfloat16: read as 16-bit words
+    if words and d % 2: raise ValueError(f"an FP8 cache needs an even head size, not {d}")
+    kc, vc = (k_cache.view(torch.int16), v_cache.view(torch.int16)) if words else (k_cache, v_cache)
     _decode_kernel[(kv_heads, n, splits) if t['heads_first'] else (n, kv_heads, splits)](
-        q, k_cache, v_cache, out, m_part, l_part, acc_part, meta.block_tables, meta.context_lens, meta.query_start_loc,
-        rows_arg, scale, q.stride(0), q.stride(1), *k_cache.stride()[:3], *v_cache.stride()[:3], out.stride(0), out.stride(1),
+        q, kc, vc, out, m_part, l_part, acc_part, meta.block_tables, meta.context_lens, meta.query_start_loc,
+        rows_arg, scale, q.stride(0), q.stride(1), *kc.stride()[:3], *vc.stride()[:3], out.stride(0), out.stride(1),
         meta.block_tables.stride(0), BLOCK_SIZE=k_cache.shape[1], GROUP=group, GROUP_PAD=_group_pad(group), HEAD_DIM=d,
         D_PAD=triton.next_power_of_2(d), BLOCK_N=t['block_n'], NUM_SPLITS=splits, HAS_ROWS=rows is not None,
-        PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=_f16_products(q.dtype, k_cache.dtype),
-        HEADS_FIRST=t['heads_first'], num_warps=t['num_warps'], num_stages=t['num_stages'],
+        PRECISION=_precision(q.dtype), UPCAST=_upcast(_decode_kernel), KV_FP8=words,
+        HEADS_FIRST=t['heads_first'], ASM=_e4m3_asm(q.device) and not _upcast(_decode_kernel), num_warps=t['num_warps'], num_stages=t['num_stages'],
         **({'maxnreg': t['maxnreg']} if t.get('maxnreg') else {}))
     if splits > 1:
         _decode_reduce_kernel[(n, heads)](out, m_part, l_part, acc_part, meta.query_start_loc, rows_arg, out.stride(0),
