@@ -83,6 +83,7 @@ def _upcast(kernel) -> bool:
     from triton.runtime.interpreter import InterpretedFunction
     return isinstance(kernel, InterpretedFunction)
 
+@functools.lru_cache
 def _e4m3_asm(device: torch.device) -> bool:
     "Whether `_e4m3_words` may widen with PTX's e4m3 conversion: a CUDA device of compute capability 8.9 or later."
     return device.type == 'cuda' and torch.cuda.get_device_capability(device) >= (8, 9)
