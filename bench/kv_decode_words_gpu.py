@@ -1,8 +1,10 @@
 """The decode kernel over an e4m3 cache read as 16-bit words (05_kernels, "Words of two e4m3 values"), against an
-earlier tree's kernel (`--code`, the baseline, same call) and against bfloat16, plus the widening checked exactly. Run once per tree, in one call.
+earlier tree's kernel (`--code`, the baseline, same call) and against bfloat16, plus the widening checked exactly.
+Run once per tree, in one call.
 
-The first measurement (`bench/results/kv-decode-words-h200.json`) was made with a copy of the kernel in this script,
-every tile with and without a register cap, both widenings; this is what remains of it now that the kernel ships:
+The first measurement (`bench/results/kv-decode-words-h200.json`) was made with a copy of the kernel in this script
+(commit c60bd03), every tile with and without a register cap, both widenings; this is what remains of it now that the
+kernel ships:
 every e4m3 word (254² of them) widened by `_e4m3_words` both ways against PyTorch's conversion, then ms per call of
 the tree's kernel (this one, or the one at `--code`), qwen3-0.6b's heads, contexts 100-2,047, each call in a CUDA graph.
 
