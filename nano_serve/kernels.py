@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LOG2E', 'DECODE_ORDER', 'sm_count', 'default_num_splits', 'decode_tiles', 'decode_plan', 'paged_decode_attention',
            'prefill_tiles', 'paged_prefill_attention', 'paged_attention_triton', 'write_kv_triton',
-           'norm_rotary_qk_triton']
+           'norm_rotary_qk_triton', 'check_e4m3_words']
 
 # %% ../nbs/05_kernels.ipynb #4b21c095
 import functools
@@ -25,14 +25,17 @@ def _load_kv_tile(cache, table_row, pos, valid, kv_head, d, d_ok, stride_b, stri
     return tl.load(cache + offs, mask=valid[:, None] & d_ok[None, :], other=0.0)
 
 @triton.jit
+def _softmax_fold(s, allowed, m):
+    "Scores `s` (base 2) of one tile, masked, against the running max `m`: the new max, the probabilities, the old sums' rescale."
+    s = tl.where(allowed, s, float('-inf'))
+    m_new = tl.maximum(m, tl.max(s, 1))
+    return m_new, tl.exp2(s - m_new[:, None]), tl.exp2(m - m_new)
+
+@triton.jit
 def _online_softmax_step(q, k, v, allowed, m, l, acc, scale_log2, PRECISION: tl.constexpr, UPCAST: tl.constexpr):
     "Fold one tile of keys/values into the running max `m`, sum `l` and weighted sum `acc` of each query row."
     if UPCAST: q, k = q.to(tl.float32), k.to(tl.float32)
-    s = tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale_log2
-    s = tl.where(allowed, s, float('-inf'))
-    m_new = tl.maximum(m, tl.max(s, 1))
-    p = tl.exp2(s - m_new[:, None])
-    alpha = tl.exp2(m - m_new)
+    m_new, p, alpha = _softmax_fold(tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale_log2, allowed, m)
     p_v = p.to(v.dtype)           # the product with V runs in the input dtype, as flash attention does
     if UPCAST: p_v, v = p_v.to(tl.float32), v.to(tl.float32)
     acc = acc * alpha[:, None] + tl.dot(p_v, v, input_precision=PRECISION)
@@ -57,12 +60,8 @@ def _online_softmax_words(q_lo, q_hi, kw, vw, allowed, m, l, acc_lo, acc_hi, sca
     k_lo, k_hi = _e4m3_words(kw, ASM)
     v_lo, v_hi = _e4m3_words(vw, ASM)
     if UPCAST: q_lo, q_hi, k_lo, k_hi, v_lo, v_hi = (t.to(tl.float32) for t in (q_lo, q_hi, k_lo, k_hi, v_lo, v_hi))
-    s = tl.dot(q_hi, tl.trans(k_hi), acc=tl.dot(q_lo, tl.trans(k_lo))) * scale_log2
-    s = tl.where(allowed, s, float('-inf'))
-    m_new = tl.maximum(m, tl.max(s, 1))
-    p = tl.exp2(s - m_new[:, None])
-    alpha = tl.exp2(m - m_new)
-    p_v = p.to(tl.float16).to(v_lo.dtype)
+    m_new, p, alpha = _softmax_fold(tl.dot(q_hi, tl.trans(k_hi), acc=tl.dot(q_lo, tl.trans(k_lo))) * scale_log2, allowed, m)
+    p_v = p.to(tl.float16).to(v_lo.dtype)   # float16 products (under UPCAST: float16's rounding, float32's arithmetic)
     acc_lo = tl.dot(p_v, v_lo, acc=acc_lo * alpha[:, None])
     acc_hi = tl.dot(p_v, v_hi, acc=acc_hi * alpha[:, None])
     return m_new, l * alpha + tl.sum(p, 1), acc_lo, acc_hi
@@ -414,3 +413,26 @@ def norm_rotary_qk_triton(q, k, cos_sin, q_weight=None, k_weight=None, eps: floa
                                          q.stride(0), q.stride(1), k.stride(0), k.stride(1), cos.stride(0), eps,
                                          HQ=hq, HK=hk, HALF=d // 2, HALF_PAD=triton.next_power_of_2(d // 2), NORM=norm)
     return qo, ko
+
+# %% ../nbs/05_kernels.ipynb #79b512e0
+@triton.jit
+def _widen_kernel(W, LO, HI, N: tl.constexpr, ASM: tl.constexpr):
+    "`_e4m3_words` over N words."
+    i = tl.arange(0, N)
+    lo, hi = _e4m3_words(tl.load(W + i), ASM)
+    tl.store(LO + i, lo); tl.store(HI + i, hi)
+
+def check_e4m3_words(device) -> dict:
+    "Whether `_e4m3_words` widens all 254² words of two non-NaN e4m3 values exactly: {'bits': ..., 'ptx': ... where the device has it}."
+    vals = torch.arange(256, dtype=torch.uint8, device=device).view(torch.float8_e4m3fn)
+    b = vals[~vals.float().isnan()].view(torch.uint8)                            # 254 values (two NaNs)
+    pairs = torch.stack(torch.meshgrid(b, b, indexing='ij'), -1).reshape(-1, 2)
+    pairs = torch.cat([pairs, pairs[:65536 - len(pairs)]])                       # padded to a power of two
+    words = pairs.contiguous().view(torch.int16).reshape(-1)                      # the low byte first, as in memory
+    out = {}
+    for asm in ([False, True] if _e4m3_asm(torch.device(device)) else [False]):
+        lo, hi = (torch.empty(words.shape, dtype=torch.float16, device=device) for _ in range(2))
+        _widen_kernel[(1,)](words, lo, hi, N=words.numel(), ASM=asm)
+        want = pairs.view(torch.float8_e4m3fn).float() * (1 if asm else 2 ** -8)   # the bits path: scaled by 2^-8
+        out['ptx' if asm else 'bits'] = torch.equal(lo.float(), want[:, 0]) and torch.equal(hi.float(), want[:, 1])
+    return out
