@@ -370,8 +370,11 @@ static at::Tensor onednn(const at::Tensor& x, const at::Tensor& packed, const st
   return stack[0].toTensor();
 }
 
-static at::Tensor rows_linear_op(const at::Tensor& x, const at::Tensor& blocked, const at::Tensor& packed, const std::optional<at::Tensor>& bias, int64_t n) {
-  if (x.size(0) > MOST_ROWS) return onednn(x, packed, bias);
+static at::Tensor rows_linear_op(const at::Tensor& x, const at::Tensor& blocked, const std::optional<at::Tensor>& packed, const std::optional<at::Tensor>& bias, int64_t n) {
+  if (x.size(0) > MOST_ROWS) {
+    TORCH_CHECK(packed, "rows_linear: ", x.size(0), " rows, more than the kernel's ", MOST_ROWS, ", and no packed weight");
+    return onednn(x, *packed, bias);
+  }
   auto xc = x.contiguous();
   auto y = at::empty({xc.size(0), n}, xc.options());
   rows_linear(xc.data_ptr<float>(), blocked.data_ptr<float>(), maybe(bias), y.data_ptr<float>(), xc.size(0), xc.size(1), n);
@@ -396,7 +399,7 @@ static at::Tensor pool_attention_op(const at::Tensor& q, const at::Tensor& pool,
 }
 
 TORCH_LIBRARY_FRAGMENT(nano_serve, m) {
-  m.def("rows_linear(Tensor x, Tensor blocked, Tensor packed, Tensor? bias, int out_features) -> Tensor");
+  m.def("rows_linear(Tensor x, Tensor blocked, Tensor? packed, Tensor? bias, int out_features) -> Tensor");
   m.def("rows_int8(Tensor x, Tensor blocked, Tensor scale, Tensor? bias, int out_features) -> Tensor");
   m.def("pool_attention(Tensor q, Tensor pool, Tensor rows, Tensor lens, int koff, int voff) -> Tensor");
 }

@@ -40,9 +40,10 @@ def head_dim(config) -> int:
     return getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
 
 # %% ../nbs/00_model.ipynb #2eef7c7f
-class RotaryEmbedding:
-    "Precomputed cos/sin tables for rotary position embeddings, indexed by position."
+class RotaryEmbedding(nn.Module):
+    "Precomputed cos/sin tables for rotary position embeddings, indexed by position (a module: its tables are the model's, `06b_runner`'s exported step names them)."
     def __init__(self, config, device=None):
+        super().__init__()
         params = rope_parameters(config)
         if params.get('rope_type', 'default') == 'default':
             d = head_dim(config)
@@ -52,7 +53,7 @@ class RotaryEmbedding:
         freqs = torch.outer(t, inv_freq)
         self.cos, self.sin = (freqs.cos() * scale).to(device), (freqs.sin() * scale).to(device)
 
-    def __call__(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         "cos and sin for `positions`, shaped to broadcast over heads; computed once per step, used by every layer."
         return self.cos[positions].unsqueeze(1).to(dtype), self.sin[positions].unsqueeze(1).to(dtype)
 

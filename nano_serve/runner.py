@@ -5,12 +5,14 @@
 # %% auto #0
 __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFlight', 'graph_batch_sizes', 'capture_graph',
            'CUDAGraphDecoder', 'mixed_token_buckets', 'CUDAGraphMixed', 'GraphedDraws', 'paged_decode_attention',
-           'flat_pool', 'pool_rows', 'inputs_only', 'own_code', 'static_weights', 'can_compile_cpu', 'drop_row_weights',
-           'CompiledDecoder', 'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'decode_variant',
-           'warm_up_shapes']
+           'flat_pool', 'pool_rows', 'can_compile_cpu', 'drop_row_weights', 'DecodeStep', 'tensors_as_buffers',
+           'without_packed', 'export_step', 'old_pytree_quiet', 'step_package', 'load_step', 'CompiledDecoder',
+           'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'decode_variant', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
-import time, types, warnings
+import contextlib, hashlib, os, time, types, warnings
+from pathlib import Path
+from typing import Callable
 import numpy as np
 from dataclasses import dataclass
 
@@ -23,7 +25,7 @@ from .scheduler import Chunk, ScheduledBatch, SamplingParams, PLACEHOLDER
 from .preemption import copy_blocks
 from .sampler import Sampler, StepResult, filter_probs, draw
 from .quantization import quantize_model, Int8Linear
-from .model import Attention, PackedLinear, packs, huge_page_weights
+from .model import Attention, PackedLinear, packs, huge_page_weights, cache_root
 from .cpu_kernels import build_cpu_kernels, register_ops, block_linears
 
 # %% ../nbs/06b_runner.ipynb #348015cb
@@ -327,22 +329,6 @@ def pool_rows(blocks: torch.Tensor, requests: int, block_size: int) -> torch.Ten
     "Each request's rows of the flat pool for its `blocks` (`short_rows`' flat block ids), as layer 0's keys: `[requests, S]`."
     return (blocks.view(requests, -1, 1) * block_size + torch.arange(block_size, device=blocks.device)).view(requests, -1)
 
-def inputs_only(guards) -> list[bool]:
-    "A `torch.compile` guard filter: keep the guards on a step's inputs (they pick the graph), drop the ~4,000 on the model, fixed once built."
-    return [not g.name.startswith('self.') for g in guards]
-
-def own_code(fn):
-    "A copy of function `fn` with a code object of its own: dynamo keeps compiled graphs per code object, so the copy's are its alone."
-    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-
-def static_weights(model: torch.nn.Module) -> int:
-    "Mark the plain strided tensor attributes of `model`'s modules (row-major weights, int8 words) static for dynamo; how many."
-    n = 0
-    for m in model.modules():
-        for t in vars(m).values():   # parameters live in `_parameters`, and dynamo keeps their shapes static already
-            if isinstance(t, torch.Tensor) and t.layout == torch.strided: torch._dynamo.mark_static(t); n += 1   # (not oneDNN's opaque ones)
-    return n
-
 # %% ../nbs/06b_runner.ipynb #f965713f
 def can_compile_cpu(model, quantization: str | None) -> bool:
     "Whether `cpu_compile='auto'` tries the compiled step: one CPU process, float32 or int8 weights (the graph's measured cases)."
@@ -354,53 +340,111 @@ def drop_row_weights(model):
         if isinstance(m, PackedLinear): m.weight = m.blocked = None
         if isinstance(m, Int8Linear): m.blocked = None
 
+# %% ../nbs/06b_runner.ipynb #5e0ed0df
+class DecodeStep(torch.nn.Module):
+    "A decode step as a module: what `torch.export` traces, every weight named by its place in the model."
+    def __init__(self, decoder: 'CompiledDecoder'):
+        super().__init__()
+        self.model, self.decoder = decoder.model, [decoder]   # (in a list: the decoder is not a submodule)
+
+    def forward(self, ids, positions, pool, slots, kv_rows, mask, rows): return self.decoder[0].step(ids, positions, pool, slots, kv_rows, mask, rows)
+
+def tensors_as_buffers(model: torch.nn.Module) -> int:
+    "Make the plain strided tensor attributes of `model`'s modules (blocked weights, scales, rotary tables) non-persistent buffers, which an export names; how many."
+    n = 0
+    for m in model.modules():
+        for name, t in list(vars(m).items()):
+            if isinstance(t, torch.Tensor) and t.layout == torch.strided:   # (not oneDNN's opaque ones)
+                delattr(m, name); m.register_buffer(name, t, persistent=False); n += 1
+    return n
+
+@contextlib.contextmanager
+def without_packed(model: torch.nn.Module):
+    "oneDNN's packed weights of the blocked layers set aside while a step is exported: a step of at most `most_rows` rows never reads them."
+    kept = [(m, m.packed) for m in model.modules() if isinstance(m, PackedLinear) and m.blocked is not None]
+    for m, _ in kept: m.packed = None
+    try: yield
+    finally:
+        for m, p in kept: m.packed = p
+
+def export_step(decoder: 'CompiledDecoder', inputs: tuple, many: bool) -> torch.export.ExportedProgram:
+    "`decoder.step` exported at `inputs`: the context's pool rows (S) dynamic, and with `many` the row count too (R, 2 to `decoder.most`)."
+    bs = decoder.cache.block_size
+    S = torch.export.Dim('S', min=2 * bs, max=decoder.cache.num_blocks * bs)   # (`fits` leaves one-block contexts eager)
+    R = torch.export.Dim('R', min=2, max=decoder.most) if many else torch.export.Dim.STATIC
+    per_row, static = {0: R}, torch.export.Dim.STATIC
+    with without_packed(decoder.model):
+        return torch.export.export(DecodeStep(decoder), inputs, dynamic_shapes=(per_row, per_row, {0: static, 1: static}, per_row, {0: R, 1: S}, {0: R, 1: static, 2: static, 3: S}, per_row),
+                                   strict=False)
+
+@contextlib.contextmanager
+def old_pytree_quiet():
+    "Silence the FutureWarning AOTInductor's own packaging raises through a pytree API PyTorch deprecated (nothing of ours)."
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*LeafSpec.* is deprecated', category=FutureWarning)
+        yield
+
+def step_package(program: torch.export.ExportedProgram, folder: Path) -> Path:
+    "`program` compiled by AOTInductor into `folder` (weights left out), named by a hash of its graph, PyTorch's version and the CPU's vector ISA; reused if there."
+    from torch._inductor.cpu_vec_isa import pick_vec_isa
+    key = hashlib.sha256('\n'.join([torch.__version__, str(pick_vec_isa()), str(program)]).encode()).hexdigest()[:20]
+    path = folder / f'decode-{key}.pt2'
+    if not path.exists():   # built under a name of this process's, then renamed: two processes never read a half-written package
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f'decode-{key}.{os.getpid()}.part.pt2'
+        with old_pytree_quiet():
+            torch._inductor.aoti_compile_and_package(program, package_path=str(part), inductor_configs={'aot_inductor.package_constants_in_so': False})
+        os.replace(part, path)
+    return path
+
+def load_step(path: Path, module: torch.nn.Module) -> Callable:
+    "The package's runner, its weights `module`'s own tensors (not copies), called with a list of the step's inputs."
+    with old_pytree_quiet(): compiled = torch._inductor.aoti_load_package(str(path))
+    tensors = {**dict(module.named_parameters(remove_duplicate=False)), **dict(module.named_buffers(remove_duplicate=False))}
+    compiled.load_constants({name: tensors[name] for name in compiled.get_constant_fqns()}, check_full_update=True, user_managed=True)
+    return compiled.loader.boxed_run   # (what `AOTICompiledModel.__call__` calls after flattening its arguments in Python)
+
 class CompiledDecoder:
-    "Pure decode steps on the CPU through one `torch.compile` graph of the whole model; compiled before serving, on the scratch block."
-    def __init__(self, model, cache: KVCache, scratch_block: int, rows: tuple[int, ...] = (1, 2), fused: bool = False, most: int | None = None):
-        self.model, self.cache, self.rows, self.fused = model, cache, rows, fused   # fused: attention through 00a's kernel
-        self.most = most   # the most rows a step may have in the graph (int8 weights: 00a's int8 kernel has no fallback); None: any
+    "Pure decode steps on the CPU through the whole model compiled ahead of time (AOTInductor): one package for one row, one for 2 to `most` rows."
+    def __init__(self, model, cache: KVCache, scratch_block: int, most: int, fused: bool = False, folder: Path | None = None):
+        self.model, self.cache, self.most, self.fused = model, cache, most, fused   # fused: attention through 00a's kernel
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
-        static_weights(model)   # else every call reads ~200 weights' sizes and page offsets in Python
-        step = types.MethodType(own_code(CompiledDecoder.step), self)   # this model's graphs alone (`own_code`)
-        self.fn = torch.compile(step, dynamic=True, fullgraph=True, options={'guard_filter_fn': inputs_only})
-        bs = cache.block_size   # sizes 0 and 1 get graphs of their own, and equal sizes get tied to each other ("duck sizing"):
-        no_tying = torch.fx.experimental._config.patch(use_duck_shape=False)   # so no tying; and the model's float constants
-        constants = torch._dynamo.config.patch(specialize_float=True)          # (eps, scales) stay constants: else one restart, ~25 s
-        with torch.inference_mode(), no_tying, constants:
-            for n in rows:   # each row count with a two-block context (`fits` leaves one-block steps eager)
+        tensors_as_buffers(model)
+        folder, bs, self.steps = folder or cache_root() / 'steps', cache.block_size, []
+        with torch.inference_mode():
+            for n in (1, 2):   # the example: `n` rows, each a two-block context on the scratch block
                 meta = AttentionMetadata.build([[scratch_block] * 2] * n, [bs] * n, [bs + 1] * n, bs)
-                self.fn(*self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n))))
+                inputs = self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n)))
+                program = export_step(self, inputs, many=n > 1)
+                self.steps.append(load_step(step_package(program, folder), DecodeStep(self)))
 
     def step(self, ids, positions, pool, slots, kv_rows, mask, rows):
-        "What the graph computes: the model over one new token per request, attention in the graph (`paged_decode_attention`)."
+        "What the package computes: the model over one new token per request, attention in the graph (`paged_decode_attention`)."
         half, dt = self.cache.num_blocks * self.cache.block_size, self.cache.data.dtype   # a layer's keys, then its values
         lens = mask.view(mask.shape[0], -1, mask.shape[-1])[:, 0].sum(-1) if self.fused else None   # keys each request sees: once a step, not a layer
         attn = lambda layer, q, k, v: paged_decode_attention(q, k, v, pool, 2 * layer * half, half, slots, kv_rows, mask, dt, lens)
         return self.model.compute_logits(self.model(ids, positions, attn)[rows])
 
     def fits(self, x: 'ModelInputs') -> bool:
-        "Whether the step is pure decode with a context longer than one block, of a row count compiled, every request in the one batched call (else eager)."
-        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size and self.has_graph(len(x.meta.query_lens))): return False
-        return self.batch(x)[0].shape[0] == len(x.meta.query_lens)   # none left out (01_cache)
+        "Whether the step is pure decode with a context longer than one block, of at most `most` rows, each sampled, every request in the one batched call (else eager)."
+        n = len(x.meta.query_lens)
+        if not (x.meta.all_decode() and max(x.meta.ctx_lens) > self.cache.block_size and n <= self.most and len(x.logits_rows) == n): return False
+        return self.batch(x)[0].shape[0] == n   # none left out (01_cache)
 
     def batch(self, x: 'ModelInputs') -> tuple:
         "`short_rows` of the step: with 00a's kernel every request (it reads each one's own length), else a long context is left out rather than padding the rest."
         return short_rows(x.meta, self.cache.block_size, self.group, peel=not self.fused)
 
-    def has_graph(self, n: int) -> bool:
-        "Whether a graph serves steps of `n` rows (at most `most`): one row has a graph of its own, any count above one the graph warmed with two or more."
-        return (self.most is None or n <= self.most) and (n in self.rows or (n > 1 and max(self.rows) > 1))
-
     def args(self, x: 'ModelInputs') -> tuple:
-        "The graph's inputs for a step: the flat pool, each request's rows of it."
+        "The package's inputs for a step: the flat pool, each request's rows of it."
         _, _, _, blocks, mask = self.batch(x)
         rows = pool_rows(blocks, len(x.meta.query_lens), self.cache.block_size)
         return x.input_ids, x.positions, self.pool, x.meta.slot_mapping, rows, mask, x.logits_rows
 
     def run(self, x: 'ModelInputs') -> torch.Tensor:
-        "The sampled rows' logits of a pure decode step; a shape the warm-up did not meet runs eagerly, never compiles mid-serving."
-        with torch.compiler.set_stance('eager_on_recompile'): return self.fn(*self.args(x))
+        "The sampled rows' logits of a pure decode step (one that `fits`), from the package for its row count."
+        return self.steps[len(x.meta.query_lens) > 1](list(self.args(x)))[0]
 
 def cpp_compiler_missing() -> str | None:
     "Why inductor cannot build C++ here, from its own search for g++ (or `$CXX`); None if it can."
@@ -408,7 +452,7 @@ def cpp_compiler_missing() -> str | None:
     try: get_cpp_compiler(); return None
     except Exception as e: return f'{type(e).__name__}: {e}'
 
-def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int, ...], warn: bool = False) -> CompiledDecoder | None:
+def compiled_decoder(model, cache: KVCache, scratch_block: int, warn: bool = False) -> CompiledDecoder | None:
     "The compiled step, its float32 products of few rows through `00a_cpu_kernels`; with `warn` (`'auto'`), a build that fails is a warning and None: eager steps."
     try:
         kernels = build_cpu_kernels()
@@ -417,7 +461,7 @@ def compiled_decoder(model, cache: KVCache, scratch_block: int, rows: tuple[int,
         huge_page_weights(model)   # what the graph streams, in 2 MiB pages (00_model)
         fused = kernels.attends(cache.data.shape[-1]) and cache.data.dtype == torch.float32   # (an FP8 cache: the graph's own ops)
         int8 = any(isinstance(m, Int8Linear) for m in model.modules())   # steps of more rows: the eager int8 layers (oneDNN)
-        return CompiledDecoder(model, cache, scratch_block, rows, fused, most=kernels.most_int8 if int8 else None)
+        return CompiledDecoder(model, cache, scratch_block, kernels.most_int8 if int8 else kernels.most_rows, fused)
     except Exception as e:
         if not warn: raise
         drop_row_weights(model)
@@ -458,7 +502,7 @@ def build_runner(model, num_blocks: int, block_size: int, swap_blocks: int = 0, 
     elif dev.type == 'cpu' and packs(dt):
         model.prepack_linears(keep_rows=bool(cpu_compile))   # oneDNN-packed weights (00_model; bfloat16 only where the CPU has the instructions)
     if cpu_compile:   # True: checked by EngineCore before anything loads
-        graphs = compiled_decoder(model, cache, num_blocks, (1, 2), warn=auto)
+        graphs = compiled_decoder(model, cache, num_blocks, warn=auto)
     sampler = Sampler(seed)
     if graphed_sampling and graphs is not None and dev.type == 'cuda' and model.shard.rank == 0:   # sampling replays graphs too (on rank 0, which samples)
         sampler.graphed = GraphedDraws(cfg.vocab_size, max_num_seqs, dev)
