@@ -385,9 +385,11 @@ def old_pytree_quiet():
         yield
 
 def step_package(program: torch.export.ExportedProgram, folder: Path) -> Path:
-    "`program` compiled by AOTInductor into `folder` (weights left out), named by a hash of its graph, PyTorch's version and the CPU's vector ISA; reused if there."
+    "`program` compiled by AOTInductor into `folder` (weights left out), named by a hash of its graph, PyTorch's version, inductor's settings and the CPU's vector ISA; reused if there."
     from torch._inductor.cpu_vec_isa import pick_vec_isa
-    key = hashlib.sha256('\n'.join([torch.__version__, str(pick_vec_isa()), str(program)]).encode()).hexdigest()[:20]
+    settings = repr(sorted((k, v) for k, v in torch._inductor.config.save_config_portable().items()   # (a profiling build differs, say;
+                           if k != 'aot_inductor.metadata'))   # this one AOTInductor fills in as it compiles, and keeps)
+    key = hashlib.sha256('\n'.join([torch.__version__, str(pick_vec_isa()), settings, str(program)]).encode()).hexdigest()[:20]
     path = folder / f'decode-{key}.pt2'
     if not path.exists():   # built under a name of this process's, then renamed: two processes never read a half-written package
         folder.mkdir(parents=True, exist_ok=True)
@@ -411,13 +413,14 @@ class CompiledDecoder:
         self.group = model.model.layers[0].self_attn.n_heads // model.kv_heads     # query heads per K/V head
         self.pool = flat_pool(cache.data)
         tensors_as_buffers(model)
-        folder, bs, self.steps = folder or cache_root() / 'steps', cache.block_size, []
+        folder, bs, self.steps, self.packages = folder or cache_root() / 'steps', cache.block_size, [], []
         with torch.inference_mode():
             for n in (1, 2):   # the example: `n` rows, each a two-block context on the scratch block
                 meta = AttentionMetadata.build([[scratch_block] * 2] * n, [bs] * n, [bs + 1] * n, bs)
                 inputs = self.args(ModelInputs(torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), meta, torch.arange(n)))
                 program = export_step(self, inputs, many=n > 1)
-                self.steps.append(load_step(step_package(program, folder), DecodeStep(self)))
+                self.packages.append(step_package(program, folder))
+                self.steps.append(load_step(self.packages[-1], DecodeStep(self)))
 
     def step(self, ids, positions, pool, slots, kv_rows, mask, rows):
         "What the package computes: the model over one new token per request, attention in the graph (`paged_decode_attention`)."
