@@ -10,7 +10,7 @@ __all__ = ['ModelInputs', 'table_array', 'prepare_inputs', 'ModelRunner', 'InFli
            'cpp_compiler_missing', 'compiled_decoder', 'build_runner', 'decode_variant', 'warm_up_shapes']
 
 # %% ../nbs/06b_runner.ipynb #3c5eb5fd
-import contextlib, hashlib, os, time, types, warnings
+import contextlib, hashlib, os, time, warnings
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -372,10 +372,10 @@ def export_step(decoder: 'CompiledDecoder', inputs: tuple, many: bool) -> torch.
     bs = decoder.cache.block_size
     S = torch.export.Dim('S', min=2 * bs, max=decoder.cache.num_blocks * bs)   # (`fits` leaves one-block contexts eager)
     R = torch.export.Dim('R', min=2, max=decoder.most) if many else torch.export.Dim.STATIC
-    per_row, static = {0: R}, torch.export.Dim.STATIC
+    per_row, fixed = {0: R}, torch.export.Dim.STATIC
+    shapes = (per_row, per_row, {0: fixed, 1: fixed}, per_row, {0: R, 1: S}, {0: R, 1: fixed, 2: fixed, 3: S}, per_row)   # `step`'s inputs
     with without_packed(decoder.model):
-        return torch.export.export(DecodeStep(decoder), inputs, dynamic_shapes=(per_row, per_row, {0: static, 1: static}, per_row, {0: R, 1: S}, {0: R, 1: static, 2: static, 3: S}, per_row),
-                                   strict=False)
+        return torch.export.export(DecodeStep(decoder), inputs, dynamic_shapes=shapes, strict=False)
 
 @contextlib.contextmanager
 def old_pytree_quiet():
