@@ -418,7 +418,7 @@ def torch_flags() -> list[str]:
             *(f'-Wl,-rpath,{p}' for p in library_paths()), '-lc10', '-ltorch_cpu']
 
 def register_ops(kernels: CpuKernels):
-    "Define `nano_serve::rows_linear` (up to `kernels.most_rows` rows: the kernel; more: oneDNN), `nano_serve::rows_int8` and `nano_serve::pool_attention` in C++ (`GLUE`), once per process; their shapes for `torch.compile` in Python."
+    "Define `nano_serve::rows_linear` (up to `kernels.most_rows` rows: the kernel; more: oneDNN), `nano_serve::rows_int8` and `nano_serve::pool_attention` in C++ (`GLUE`), once per process; their shapes for `torch.export` (06b_runner) in Python."
     if hasattr(torch.ops.nano_serve, 'rows_int8'): return
     torch.ops.load_library(compile_library(GLUE_HEADERS + SOURCE + GLUE, 'ops', flags=(f'-DMOST_ROWS={kernels.most_rows}', *torch_flags())))
     out = lambda x, blocked, w, bias, out_features: x.new_empty((*x.shape[:-1], out_features))
