@@ -10,7 +10,9 @@
    the client on the same machine. The request latency (what a client waits beyond the steps) is measured on the
    last phase: the median of each request's TTFT as its client saw it less the engine's, from the request log (7).
 2. For each workload of the preset the server serves the trace and `simulate` runs the same trace through the real
-   scheduler on the fitted cost model. Errors of throughput, median TTFT and median TPOT.
+   scheduler on the fitted cost model. Errors of throughput, median TTFT and median TPOT. On the CPU each workload's
+   rate is set first, at `--load` (0.5) times what the fitted machine sustains on its lengths (`sustained_rate`,
+   13_simulator), so each workload is the same regime on every CPU; `--load 0` keeps the rates it was first run at.
 3. With `--in-process` (CPU): the cost model is also fitted the old way, on an in-process `LLM` serving the same
    calibration phases (`calibrate`), and every workload is predicted with both fits.
 4. Speed: how long `simulate` takes for `--speed` requests (a steady trace at about the machine's capacity).
@@ -50,30 +52,48 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
-                                  samples_from_records, profile_traces, client_pool, as_sent, spread, step_noise)
+                                  samples_from_records, profile_traces, client_pool, as_sent, spread, step_noise, sustained_rate)
 from nano_serve.metrics import read_step_log, RequestRecord
 from nano_serve.server import wait_ready, free_port
 sys.path.insert(0, str(ROOT / 'bench'))
 from cpu_peers import cpu_name, lscpu   # the CPU's model and vector extensions, beside every figure
 
 PRESETS = {
-    'cpu': dict(limits=dict(max_num_seqs=32, max_num_batched_tokens=512), blocks=1456, clients=1,
+    # each workload: (its trace at a rate, the rate it was first run at). On the CPU the rate is set after calibration,
+    # at `load` times what the fitted machine sustains on the trace's lengths (`sustained_rate`): one regime on every
+    # CPU (at the first rates the long prompts were 0.9-1.4 of capacity, the Xeon's bursty trace 1.2; 13a)
+    'cpu': dict(limits=dict(max_num_seqs=32, max_num_batched_tokens=512), blocks=1456, clients=1, load=0.5,
                 calibration=lambda: profile_traces(32, 1500, 24) + [poisson_trace(40, rate=1.5, prompt_len=(32, 512), output_len=(8, 64), seed=5)],
                 workloads={
-                    'steady': lambda: poisson_trace(48, rate=1.5, prompt_len=(64, 256), output_len=(16, 64), seed=11),
-                    'bursty': lambda: bursty_trace(48, rate=1.5, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12),
-                    'long-prompt': lambda: poisson_trace(20, rate=0.5, prompt_len=(800, 1500), output_len=(8, 24), seed=13)}),
-    'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000, clients=4,
+                    'steady': (lambda rate: poisson_trace(48, rate=rate, prompt_len=(64, 256), output_len=(16, 64), seed=11), 1.5),
+                    'bursty': (lambda rate: bursty_trace(48, rate=rate, cv=3.0, prompt_len=(64, 256), output_len=(16, 64), seed=12), 1.5),
+                    'long-prompt': (lambda rate: poisson_trace(20, rate=rate, prompt_len=(800, 1500), output_len=(8, 24), seed=13), 0.5)}),
+    'gpu': dict(limits=dict(max_num_seqs=256, max_num_batched_tokens=8192), blocks=20000, clients=4, load=None,
                 # a saturated phase too (arrivals far faster than service, another seed than the workload's): full batches
                 # at long contexts, the regime a fit on lighter phases extrapolated to (2026-11-29: TPOT +99%)
                 calibration=lambda: profile_traces(256, 8192, 64) + [poisson_trace(900, rate=150, prompt_len=(128, 2048), output_len=(32, 256), seed=6),
                                                                      poisson_trace(300, rate=12, prompt_len=(64, 2048), output_len=(16, 256), seed=5)],
                 workloads={
-                    'steady': lambda: poisson_trace(600, rate=15, prompt_len=(128, 2048), output_len=(32, 256), seed=11),
-                    'bursty': lambda: bursty_trace(600, rate=15, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12),
+                    'steady': (lambda rate: poisson_trace(600, rate=rate, prompt_len=(128, 2048), output_len=(32, 256), seed=11), 15),
+                    'bursty': (lambda rate: bursty_trace(600, rate=rate, cv=3.0, prompt_len=(128, 2048), output_len=(32, 256), seed=12), 15),
                     # arrivals faster than the engine serves them: a queue builds, and TTFT is mostly waiting
-                    'saturating': lambda: poisson_trace(1500, rate=150, prompt_len=(128, 2048), output_len=(32, 256), seed=14)}),
+                    'saturating': (lambda rate: poisson_trace(1500, rate=rate, prompt_len=(128, 2048), output_len=(32, 256), seed=14), 150)}),
 }
+
+
+def trace_of(pre: dict, name: str, w: dict | None = None):
+    "Workload `name` of preset `pre` at the rate result `w` ran it at (results before loads: the rate it was first run at)."
+    make, first = pre['workloads'][name]
+    return make((w or {}).get('rate', first))
+
+
+def at_load(pre: dict, name: str, load: float | None, cost: StepCost, blocks: int, limits: dict, eng: dict) -> tuple[list, dict]:
+    "Workload `name` at `load` times the rate the fitted machine sustains on its lengths (None: at its first rate); the trace and how it was set."
+    make, first = pre['workloads'][name]
+    if load is None: return make(first), {'rate': first}
+    top = sustained_rate(make(first), cost, make_scheduler(blocks, 16, **limits), eng['overlap'])
+    trace = make(load * top)
+    return trace, {'rate': load * top, 'load': load, 'sustained_rate': top, 'trace_load': len(trace) / trace[-1].arrival / top}
 KEYS = ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')
 
 
@@ -168,11 +188,11 @@ def resimulate(path: str, refit: bool = False) -> dict:
         res['cost'] = vars(cost) | {k: v for k, v in res['cost'].items() if k not in fields}
     if steps: res['cost']['step_noise'] = step_noise(cost, steps)
     for name, w in res['workloads'].items():
-        w['predicted'], w['error'], w['sim_wall_s'] = predict(pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng, w['measured'])
+        w['predicted'], w['error'], w['sim_wall_s'] = predict(trace_of(pre, name, w), cost, res['num_kv_blocks'], res['limits'], eng, w['measured'])
         if 'measured_runs' in w: w['error_runs'] = [fidelity(w['predicted'], x) for x in w['measured_runs']]
         if 'sent_runs' in w:
-            predict_as_sent(w, pre['workloads'][name](), cost, res['num_kv_blocks'], res['limits'], eng)
-        if steps: chance(name, w, pre['workloads'][name](), cost, res['cost']['step_noise'], res['num_kv_blocks'], res['limits'], eng)
+            predict_as_sent(w, trace_of(pre, name, w), cost, res['num_kv_blocks'], res['limits'], eng)
+        if steps: chance(name, w, trace_of(pre, name, w), cost, res['cost']['step_noise'], res['num_kv_blocks'], res['limits'], eng)
         print(name, [{k: f'{v:+.1%}' for k, v in e.items()} for e in w.get('error_runs', [w['error']])],
               'refused: measured', w['measured'].get('failed'), 'predicted', w['predicted']['refused'])
     res['resimulated'] = f'predictions redone with {eng}{", the cost model refitted" if refit else ""} ({time.strftime("%Y-%m-%d")})'
@@ -207,6 +227,7 @@ def main():
     p.add_argument('--resimulate', default=None, help='a committed result: predict its workloads again with its saved cost model (no server)')
     p.add_argument('--refit', action='store_true', help='with --resimulate: fit the cost model again on the result\'s saved calibration steps')
     p.add_argument('--repeats', type=int, default=1, help='serve each workload this many times: how far real runs of one trace differ')
+    p.add_argument('--load', type=float, default=None, help="each workload at this fraction of the rate the calibrated machine sustains on its lengths (the preset's: 0.5 on the CPU; 0: the workloads' first rates)")
     p.add_argument('--speed-again', default=None, help="a committed result: time `--speed` requests again with its saved cost model (no server); prints, and keeps nothing")
     a = p.parse_args()
     if a.speed_again:
@@ -252,8 +273,10 @@ def main():
         costs['server'], info = fit_on_server(base, pre['calibration'](), log, rlog, blocks, limits, clients, eng)
         res['cost'] = vars(costs['server']) | info
         print('server cost model', {k: v for k, v in res['cost'].items() if k != 'step_samples'}, flush=True)
+        load = pre['load'] if a.load is None else (a.load or None)
         for j, name in enumerate(names):
-            trace = pre['workloads'][name]()
+            trace, rate = at_load(pre, name, load, costs['server'], blocks, limits, eng)
+            print(name, 'rate', {k: round(v, 3) for k, v in rate.items()}, flush=True)
             runs, steps, sents, engine, split = [], [], [], [], []
             for r in range(a.repeats):
                 before, rbefore = len(read_step_log(log)), len(read_step_log(rlog, RequestRecord))
@@ -264,7 +287,7 @@ def main():
                 recs, offset = read_step_log(rlog, RequestRecord)[rbefore:], time.time() - time.monotonic()
                 engine.append(engine_side(recs)); split.append(latency_split(real, recs, offset))
             real = runs[0]
-            w = res['workloads'][name] = {'requests': len(trace), 'measured': real, 'step_samples': steps[0], 'sent_runs': sents,
+            w = res['workloads'][name] = {'requests': len(trace), **rate, 'measured': real, 'step_samples': steps[0], 'sent_runs': sents,
                                           'engine_runs': engine, 'split_runs': split}
             print(name, 'legs', split, flush=True)
             if a.repeats > 1:

@@ -17,7 +17,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / 'bench'))
-from simulator_fidelity import PRESETS, engine_of
+from simulator_fidelity import PRESETS, engine_of, trace_of
 from nano_serve.simulator import StepCost, simulate, make_scheduler, fidelity, as_sent, fit_prices
 
 
@@ -62,7 +62,7 @@ def errors(res: dict, form, own: bool) -> dict:
     calib = replace(form.fit([tuple(s) for s in res['cost']['step_samples']]), request_latency=latency)
     out = {}
     for name, w in res['workloads'].items():
-        trace, runs = pre['workloads'][name](), w.get('measured_runs', [w['measured']])
+        trace, runs = trace_of(pre, name, w), w.get('measured_runs', [w['measured']])
         steps, sents = w.get('step_samples_runs', [w['step_samples']]), w.get('sent_runs', [None] * len(runs))
         errs = []
         for m, st, sent in zip(runs, steps, sents):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / 'bench'))
-from simulator_fidelity import PRESETS
+from simulator_fidelity import PRESETS, trace_of
 from cpu_peers import cpu_name, lscpu
 from nano_serve.engine import LLM
 from nano_serve.simulator import calibrate, StepCost, simulate, make_scheduler, TraceRequest
@@ -49,10 +49,10 @@ def main():
     pre = PRESETS['cpu']
     log = os.path.join(tempfile.mkdtemp(), 'requests.jsonl')
     llm = LLM(None, num_kv_blocks=pre['blocks'], cpu_compile='auto', request_log=log, **pre['limits'])
-    calibrate(llm, [pre['workloads']['steady']()[:6]])   # warm-up
+    calibrate(llm, [trace_of(pre, 'steady')[:6]])   # warm-up
     res = {'machine': cpu_name(), 'cpu': lscpu(), 'workloads': {}}
     for name in a.workloads.split(','):
-        w = res['workloads'][name] = check(llm, log, pre['workloads'][name](), pre['limits'], pre['blocks'])
+        w = res['workloads'][name] = check(llm, log, trace_of(pre, name), pre['limits'], pre['blocks'])
         print(name, {k: {kk: round(v, 3) for kk, v in w[k].items()} for k in ('median_ttft_ms', 'median_tpot_ms')}, flush=True)
     if a.output_json: Path(a.output_json).write_text(json.dumps(res, separators=(',', ':')) + '\n')
 

@@ -348,7 +348,7 @@ def bench_serve_procs(base_url: str, model: str | None, workload: list, request_
 # %% ../nbs/10_bench.ipynb #0d35a052
 def simulate_cli(a) -> dict:
     "`nano_serve_bench simulate`: a trace through the simulator (13_simulator); its summary, as `serve` reports it."
-    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler, spread
+    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler, spread, sustained_rate, at_rate
     span = lambda t: tuple(int(x) for x in t.split(','))
     if a.trace == 'poisson': trace = poisson_trace(a.num_requests, a.rate, span(a.prompt_len), span(a.output_len), a.seed)
     elif a.trace == 'bursty': trace = bursty_trace(a.num_requests, a.rate, 3.0, span(a.prompt_len), span(a.output_len), a.seed)
@@ -356,9 +356,14 @@ def simulate_cli(a) -> dict:
     cost = StepCost(*(float(x) for x in a.cost.split(',')))
     make = lambda: make_scheduler(a.num_kv_blocks, a.block_size, a.max_num_seqs, a.max_num_batched_tokens, a.scheduling_policy,
                                   a.eviction_policy, preemption_victim=a.preemption_victim, swap_blocks=a.swap_blocks)
+    load = {}
+    if a.load:   # the same regime on any machine: a fraction of the requests/s this cost model serves on the trace's lengths
+        top = sustained_rate(trace, cost, make(), a.overlap)
+        trace, load = at_rate(trace, a.load * top), {'sustained_rate': top, 'load': a.load}
     r = simulate(trace, cost, make(), overlap=a.overlap)
     band = {'band': spread(trace, cost, make, a.jitter, a.band_runs, overlap=a.overlap)} if a.jitter else {}   # p10, p50, p90
-    return dict(args=vars(a), cost=vars(cost), requests=len(trace), wall_s=r.wall_s, **r.summary(), **band)
+    rate = (len(trace) - 1) / (max(t.arrival for t in trace) - min(t.arrival for t in trace))
+    return dict(args=vars(a), cost=vars(cost), requests=len(trace), rate=rate, **load, wall_s=r.wall_s, **r.summary(), **band)
 
 # %% ../nbs/10_bench.ipynb #ff5ed6f2
 def _parser() -> argparse.ArgumentParser:
@@ -380,6 +385,7 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser('simulate', help='predict a trace on the real scheduler and a fitted step-cost model, no model needed (13_simulator)')
     m.add_argument('--trace', default='poisson', help="'poisson', 'bursty', or an Azure LLM inference trace CSV")
     m.add_argument('--num-requests', type=int, default=1000); m.add_argument('--rate', type=float, default=2.0, help='requests per second (generated traces)')
+    m.add_argument('--load', type=float, default=None, help="arrivals stretched to this fraction of the rate the cost model sustains on the trace's lengths (any trace; overrides --rate)")
     m.add_argument('--prompt-len', default='64,256', help='lo,hi (generated traces)'); m.add_argument('--output-len', default='16,64', help='lo,hi (generated traces)')
     m.add_argument('--cost', default='0.04,0.0015,0.002,0', help='step cost: base s, per prefill token, per decode row[, per context token, per padded context token, per prefill pair, per swapped block, request latency s, per step with prompt tokens] (StepCost)')
     m.add_argument('--max-num-seqs', type=int, default=32); m.add_argument('--max-num-batched-tokens', type=int, default=512)

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'fit_prices', 'StepCost', 'time_swaps', 'SimResult',
-           'make_scheduler', 'simulate', 'samples_from_records', 'profile_traces', 'calibrate', 'client_pool', 'replay',
-           'as_sent', 'fidelity', 'step_noise', 'spread']
+           'make_scheduler', 'simulate', 'sustained_rate', 'at_rate', 'samples_from_records', 'profile_traces',
+           'calibrate', 'client_pool', 'replay', 'as_sent', 'fidelity', 'step_noise', 'spread']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
 import asyncio, csv, math, random, time
@@ -211,6 +211,19 @@ def simulate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, ma
                 res.prompt_tokens.append(len(req.prompt_token_ids)); res.output_tokens.append(len(req.output_token_ids)); res.tenant.append(req.tenant)
     res.wall_s = time.perf_counter() - t_start
     return res
+
+# %% ../nbs/13_simulator.ipynb #10d5a102
+def sustained_rate(trace: list[TraceRequest], cost: StepCost, scheduler: Scheduler, overlap: bool = False) -> float:
+    "Requests per second `scheduler` sustains on `trace`'s lengths at `cost`: the whole trace arriving at once, served to the end (simulated)."
+    r = simulate([replace(t, arrival=0.0) for t in trace], cost, scheduler, overlap=overlap)
+    return len(r.arrival) / r.summary()['duration']
+
+def at_rate(trace: list[TraceRequest], rate: float) -> list[TraceRequest]:
+    "`trace` with its arrival times stretched or squeezed so that requests arrive `rate` a second (first to last arrival); lengths and order kept."
+    t0, t1 = min(t.arrival for t in trace), max(t.arrival for t in trace)
+    if t1 <= t0: raise ValueError('a trace needs arrivals at two different times to have a rate')
+    f = (len(trace) - 1) / (t1 - t0) / rate
+    return [replace(t, arrival=t0 + (t.arrival - t0) * f) for t in trace]
 
 # %% ../nbs/13_simulator.ipynb #c4856de0
 def samples_from_records(records: list[StepRecord], warmup_steps: int = 3) -> list[tuple]:
