@@ -93,7 +93,10 @@ def at_load(pre: dict, name: str, load: float | None, cost: StepCost, blocks: in
     if load is None: return make(first), {'rate': first}
     top = sustained_rate(make(first), cost, make_scheduler(blocks, 16, **limits), eng['overlap'])
     trace = make(load * top)
-    return trace, {'rate': load * top, 'load': load, 'sustained_rate': top, 'trace_load': len(trace) / trace[-1].arrival / top}
+    span = trace[-1].arrival - trace[0].arrival     # the drawn arrivals' own rate, as `at_rate` counts it
+    return trace, {'rate': load * top, 'load': load, 'sustained_rate': top, 'trace_load': (len(trace) - 1) / span / top}
+
+
 KEYS = ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')
 
 

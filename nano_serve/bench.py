@@ -362,7 +362,8 @@ def simulate_cli(a) -> dict:
         trace, load = at_rate(trace, a.load * top), {'sustained_rate': top, 'load': a.load}
     r = simulate(trace, cost, make(), overlap=a.overlap)
     band = {'band': spread(trace, cost, make, a.jitter, a.band_runs, overlap=a.overlap)} if a.jitter else {}   # p10, p50, p90
-    rate = (len(trace) - 1) / (max(t.arrival for t in trace) - min(t.arrival for t in trace))
+    span = max(t.arrival for t in trace) - min(t.arrival for t in trace)
+    rate = (len(trace) - 1) / span if span > 0 else None   # all at once: no rate to speak of
     return dict(args=vars(a), cost=vars(cost), requests=len(trace), rate=rate, **load, wall_s=r.wall_s, **r.summary(), **band)
 
 # %% ../nbs/10_bench.ipynb #ff5ed6f2
