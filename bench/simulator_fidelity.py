@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from nano_serve.simulator import (poisson_trace, bursty_trace, StepCost, calibrate, simulate, make_scheduler, replay, fidelity,
-                                  samples_from_records, profile_traces, client_pool, as_sent, spread, step_noise, sustained_rate)
+                                  samples_from_records, profile_traces, client_pool, as_sent, spread, step_noise, sustained_rate, trace_rate)
 from nano_serve.metrics import read_step_log, RequestRecord
 from nano_serve.server import wait_ready, free_port
 sys.path.insert(0, str(ROOT / 'bench'))
@@ -93,8 +93,7 @@ def at_load(pre: dict, name: str, load: float | None, cost: StepCost, blocks: in
     if load is None: return make(first), {'rate': first}
     top = sustained_rate(make(first), cost, make_scheduler(blocks, 16, **limits), eng['overlap'])
     trace = make(load * top)
-    span = trace[-1].arrival - trace[0].arrival     # the drawn arrivals' own rate, as `at_rate` counts it
-    return trace, {'rate': load * top, 'load': load, 'sustained_rate': top, 'trace_load': (len(trace) - 1) / span / top}
+    return trace, {'rate': load * top, 'load': load, 'sustained_rate': top, 'trace_load': trace_rate(trace) / top}   # the drawn arrivals' own
 
 
 KEYS = ('output_throughput', 'median_ttft_ms', 'median_tpot_ms')

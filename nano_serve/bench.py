@@ -348,7 +348,7 @@ def bench_serve_procs(base_url: str, model: str | None, workload: list, request_
 # %% ../nbs/10_bench.ipynb #0d35a052
 def simulate_cli(a) -> dict:
     "`nano_serve_bench simulate`: a trace through the simulator (13_simulator); its summary, as `serve` reports it."
-    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler, spread, sustained_rate, at_rate
+    from nano_serve.simulator import poisson_trace, bursty_trace, azure_trace, StepCost, simulate, make_scheduler, spread, sustained_rate, at_rate, trace_rate
     span = lambda t: tuple(int(x) for x in t.split(','))
     if a.trace == 'poisson': trace = poisson_trace(a.num_requests, a.rate, span(a.prompt_len), span(a.output_len), a.seed)
     elif a.trace == 'bursty': trace = bursty_trace(a.num_requests, a.rate, 3.0, span(a.prompt_len), span(a.output_len), a.seed)
@@ -362,9 +362,7 @@ def simulate_cli(a) -> dict:
         trace, load = at_rate(trace, a.load * top), {'sustained_rate': top, 'load': a.load}
     r = simulate(trace, cost, make(), overlap=a.overlap)
     band = {'band': spread(trace, cost, make, a.jitter, a.band_runs, overlap=a.overlap)} if a.jitter else {}   # p10, p50, p90
-    span = max(t.arrival for t in trace) - min(t.arrival for t in trace)
-    rate = (len(trace) - 1) / span if span > 0 else None   # all at once: no rate to speak of
-    return dict(args=vars(a), cost=vars(cost), requests=len(trace), rate=rate, **load, wall_s=r.wall_s, **r.summary(), **band)
+    return dict(args=vars(a), cost=vars(cost), requests=len(trace), rate=trace_rate(trace), **load, wall_s=r.wall_s, **r.summary(), **band)
 
 # %% ../nbs/10_bench.ipynb #ff5ed6f2
 def _parser() -> argparse.ArgumentParser:

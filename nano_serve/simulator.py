@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['TraceRequest', 'poisson_trace', 'bursty_trace', 'azure_trace', 'fit_prices', 'StepCost', 'time_swaps', 'SimResult',
-           'make_scheduler', 'simulate', 'sustained_rate', 'at_rate', 'samples_from_records', 'profile_traces',
-           'calibrate', 'client_pool', 'replay', 'as_sent', 'fidelity', 'step_noise', 'spread']
+           'make_scheduler', 'simulate', 'sustained_rate', 'trace_rate', 'at_rate', 'samples_from_records',
+           'profile_traces', 'calibrate', 'client_pool', 'replay', 'as_sent', 'fidelity', 'step_noise', 'spread']
 
 # %% ../nbs/13_simulator.ipynb #8e0c5e25
 import asyncio, csv, math, random, time
@@ -218,12 +218,17 @@ def sustained_rate(trace: list[TraceRequest], cost: StepCost, scheduler: Schedul
     r = simulate([replace(t, arrival=0.0) for t in trace], cost, scheduler, overlap=overlap)
     return len(r.arrival) / r.summary()['duration']
 
-def at_rate(trace: list[TraceRequest], rate: float) -> list[TraceRequest]:
-    "`trace` with its arrival times stretched or squeezed so that requests arrive `rate` a second (first to last arrival); lengths and order kept."
+def trace_rate(trace: list[TraceRequest]) -> float | None:
+    "Requests per second of `trace` itself: arrivals after the first over the time from first to last (None if all arrive at once)."
     t0, t1 = min(t.arrival for t in trace), max(t.arrival for t in trace)
-    if t1 <= t0: raise ValueError('a trace needs arrivals at two different times to have a rate')
-    f = (len(trace) - 1) / (t1 - t0) / rate
-    return [replace(t, arrival=t0 + (t.arrival - t0) * f) for t in trace]
+    return (len(trace) - 1) / (t1 - t0) if t1 > t0 else None
+
+def at_rate(trace: list[TraceRequest], rate: float) -> list[TraceRequest]:
+    "`trace` with its arrival times stretched or squeezed so that `trace_rate` is `rate`; lengths and order kept."
+    now = trace_rate(trace)
+    if now is None: raise ValueError('a trace needs arrivals at two different times to have a rate')
+    t0 = min(t.arrival for t in trace)
+    return [replace(t, arrival=t0 + (t.arrival - t0) * now / rate) for t in trace]
 
 # %% ../nbs/13_simulator.ipynb #c4856de0
 def samples_from_records(records: list[StepRecord], warmup_steps: int = 3) -> list[tuple]:
